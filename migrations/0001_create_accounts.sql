@@ -11,6 +11,7 @@ CREATE TABLE IF NOT EXISTS api_keys (
   account_id   TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
   key_hash     TEXT NOT NULL UNIQUE,
   label        TEXT NOT NULL DEFAULT '',
+  is_admin     INTEGER NOT NULL DEFAULT 0 CHECK (is_admin IN (0, 1)),  -- may publish/activate model versions
   created_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
   last_used_at TEXT
 );

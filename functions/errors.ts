@@ -1,0 +1,40 @@
+// Every failure the service expects, with a stable code. GraphQL exposes `code` in the error's
+// extensions; REST maps it to an HTTP status with a JSON body. Anything else is masked as internal.
+export type ErrorCode =
+  | "UNAUTHENTICATED"
+  | "FORBIDDEN"
+  | "NOT_FOUND"
+  | "VALIDATION_FAILED"
+  | "CONFLICT"
+  | "LLM_NOT_CONFIGURED"
+  | "LLM_UNAVAILABLE"
+  | "MODEL_UNAVAILABLE";
+
+export interface FieldIssue {
+  path: string;
+  message: string;
+}
+
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly status: number,
+    readonly issues: FieldIssue[] = [],
+  ) {
+    super(message);
+    this.name = "AppError";
+  }
+}
+
+export const unauthenticated = (message = "A valid API key is required (Authorization: Bearer <key>).") =>
+  new AppError("UNAUTHENTICATED", message, 401);
+export const forbidden = (message: string) => new AppError("FORBIDDEN", message, 403);
+export const notFound = (what: string, id: string) => new AppError("NOT_FOUND", `${what} ${id} was not found.`, 404);
+export const validationFailed = (issues: FieldIssue[], message = "The input is not valid.") =>
+  new AppError("VALIDATION_FAILED", message, 400, issues);
+export const conflict = (message: string) => new AppError("CONFLICT", message, 409);
+export const llmNotConfigured = () =>
+  new AppError("LLM_NOT_CONFIGURED", "No LLM is configured: set the LLM_API_KEY secret.", 503);
+export const llmUnavailable = (message: string) => new AppError("LLM_UNAVAILABLE", message, 502);
+export const modelUnavailable = (message: string) => new AppError("MODEL_UNAVAILABLE", message, 503);
