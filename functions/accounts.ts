@@ -1,0 +1,51 @@
+// Tenancy: an account owns every agent and everything below it. Requests authenticate with an API key
+// `aa_<43 base64url chars>` (32 random bytes); D1 stores only the lowercase hex SHA-256 of the full key.
+import { unauthenticated } from "./errors";
+
+export interface Auth {
+  accountId: string;
+  isAdmin: boolean; // may register/activate model versions
+}
+
+const KEY_PATTERN = /^aa_[A-Za-z0-9_-]{43}$/;
+
+export async function hashApiKey(apiKey: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(apiKey));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export function generateApiKey(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  const b64 = btoa(String.fromCharCode(...bytes));
+  return `aa_${b64.replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "")}`;
+}
+
+/** `Authorization: Bearer aa_…` → the key's account; throws UNAUTHENTICATED for anything else. */
+export async function authenticate(db: D1Database, authorizationHeader: string | null | undefined): Promise<Auth> {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorizationHeader ?? "");
+  const apiKey = match?.[1];
+  if (!apiKey || !KEY_PATTERN.test(apiKey)) throw unauthenticated();
+  const row = await db
+    .prepare("SELECT account_id, is_admin FROM api_keys WHERE key_hash = ?")
+    .bind(await hashApiKey(apiKey))
+    .first<{ account_id: string; is_admin: number }>();
+  if (!row) throw unauthenticated();
+  return { accountId: row.account_id, isAdmin: row.is_admin === 1 };
+}
+
+/** Creates an account and its first key in one batch; the plain key is returned once and never stored. */
+export async function createAccountWithKey(
+  db: D1Database,
+  name: string,
+  options: { isAdmin?: boolean; label?: string } = {},
+): Promise<{ accountId: string; apiKey: string }> {
+  const accountId = crypto.randomUUID();
+  const apiKey = generateApiKey();
+  await db.batch([
+    db.prepare("INSERT INTO accounts (id, name) VALUES (?, ?)").bind(accountId, name),
+    db
+      .prepare("INSERT INTO api_keys (id, account_id, key_hash, label, is_admin) VALUES (?, ?, ?, ?, ?)")
+      .bind(crypto.randomUUID(), accountId, await hashApiKey(apiKey), options.label ?? "", options.isAdmin ? 1 : 0),
+  ]);
+  return { accountId, apiKey };
+}

@@ -1,0 +1,87 @@
+// Examples: a task's support set. Stored in one batch, then handed to the model runtime once so it can
+// compute their embeddings (not per execution).
+import type { z } from "zod";
+import type { Deps } from "./deps";
+import { notFound, validationFailed, type FieldIssue } from "./errors";
+import { embedNewExamples } from "./model/index";
+import { listPage } from "./pagination";
+import { toExample, type ExampleRow } from "./rows";
+import { getTask } from "./tasks";
+import type { Example, ExampleSource, Page, PageArgs, Task } from "./types";
+import { exampleListSchema, parseInput, type exampleInputSchema } from "./validation";
+
+export type ExampleInput = z.input<typeof exampleInputSchema>;
+type ParsedExample = z.output<typeof exampleInputSchema>;
+
+/** Rules that depend on the task: classification needs a label from its set; generation needs an output. */
+export function checkExamplesFitTask(
+  task: Pick<Task, "kind" | "labels">,
+  items: ParsedExample[],
+  pathPrefix = "examples",
+): void {
+  const issues: FieldIssue[] = [];
+  items.forEach((item, i) => {
+    if (task.kind === "classification") {
+      if (!item.label) issues.push({ path: `${pathPrefix}.${i}.label`, message: "a classification example needs a label" });
+      else if (task.labels.length > 0 && !task.labels.includes(item.label)) {
+        issues.push({ path: `${pathPrefix}.${i}.label`, message: `"${item.label}" is not one of the task's labels` });
+      }
+    } else if (!item.output) {
+      issues.push({ path: `${pathPrefix}.${i}.output`, message: "a generation example needs an output" });
+    }
+  });
+  if (issues.length > 0) throw validationFailed(issues);
+}
+
+/** INSERT statements for a batch (the caller decides what else goes in the same batch). */
+export function insertExampleStatements(
+  deps: Deps,
+  taskId: string,
+  items: ParsedExample[],
+  source: ExampleSource = "user",
+): { ids: string[]; statements: D1PreparedStatement[] } {
+  const ids = items.map(() => crypto.randomUUID());
+  const statements = items.map((item, i) =>
+    deps.db
+      .prepare("INSERT INTO examples (id, account_id, task_id, input, label, output, source) VALUES (?, ?, ?, ?, ?, ?, ?)")
+      .bind(ids[i], deps.accountId, taskId, item.input, item.label ?? null, item.output ?? null, source),
+  );
+  return { ids, statements };
+}
+
+export async function getExamplesByIds(deps: Deps, ids: string[]): Promise<Example[]> {
+  if (ids.length === 0) return [];
+  const { results } = await deps.db
+    .prepare(`SELECT * FROM examples WHERE account_id = ? AND id IN (${ids.map(() => "?").join(", ")})`)
+    .bind(deps.accountId, ...ids)
+    .all<ExampleRow>();
+  const byId = new Map(results.map((r) => [r.id, toExample(r)]));
+  return ids.flatMap((id) => byId.get(id) ?? []); // the caller's order (e.g. most similar first)
+}
+
+export async function addExamples(deps: Deps, taskId: string, items: ExampleInput[]): Promise<Example[]> {
+  const parsed = parseInput(exampleListSchema.min(1), items);
+  const task = await getTask(deps, taskId);
+  checkExamplesFitTask(task, parsed);
+  const { ids, statements } = insertExampleStatements(deps, taskId, parsed);
+  await deps.db.batch(statements);
+  await embedNewExamples(deps, ids);
+  return getExamplesByIds(deps, ids);
+}
+
+/** Returns the removed example. */
+export async function removeExample(deps: Deps, exampleId: string): Promise<Example> {
+  const [example] = await getExamplesByIds(deps, [exampleId]);
+  if (!example) throw notFound("Example", exampleId);
+  await deps.db.prepare("DELETE FROM examples WHERE id = ? AND account_id = ?").bind(exampleId, deps.accountId).run();
+  return example;
+}
+
+export async function listExamples(deps: Deps, taskId: string, page: PageArgs = {}): Promise<Page<Example>> {
+  await getTask(deps, taskId);
+  return listPage<ExampleRow, Example>(
+    deps.db,
+    { table: "examples", where: "account_id = ? AND task_id = ?", params: [deps.accountId, taskId], map: toExample },
+    page,
+  );
+}

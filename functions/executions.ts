@@ -1,0 +1,175 @@
+// Executing a task. The route through it depends on the meta-learned model (functions/model):
+// - no prediction (no active model version yet): the in-context LLM baseline, path 'llm_baseline';
+// - a confident prediction on a classification task: the label is the answer, path 'model', no LLM call;
+// - otherwise the LLM answers guided by the prediction and retrieved demonstrations, path 'model+llm'.
+// The Execution and the conversation turn are written in ONE batch; an LLM failure stores a failed
+// Execution and rethrows the typed error.
+import type { z } from "zod";
+import { getAgent } from "./agents";
+import { getConversation, recentMessages } from "./conversations";
+import type { Deps } from "./deps";
+import { AppError, notFound, validationFailed } from "./errors";
+import { getExamplesByIds } from "./examples";
+import { chatComplete, type LlmEnv, type LlmResult } from "./llm";
+import { predictForTask, type Prediction } from "./model/index";
+import { listPage } from "./pagination";
+import { executionMessages } from "./prompts";
+import { nowIso, toExample, toExecution, type ExampleRow, type ExecutionRow } from "./rows";
+import { getTask } from "./tasks";
+import type { Example, Execution, ExecutionPath, Page, PageArgs, Task } from "./types";
+import { executeTaskSchema, parseInput } from "./validation";
+
+export type ExecuteTaskInput = z.input<typeof executeTaskSchema>;
+
+/** How many of a task's examples the baseline shows the LLM (the oldest first: stable prompts). */
+export const BASELINE_DEMONSTRATIONS = 50;
+const HISTORY_MESSAGES = 20;
+
+export async function getExecution(deps: Deps, id: string): Promise<Execution> {
+  const row = await deps.db
+    .prepare("SELECT * FROM executions WHERE id = ? AND account_id = ?")
+    .bind(id, deps.accountId)
+    .first<ExecutionRow>();
+  if (!row) throw notFound("Execution", id);
+  return toExecution(row);
+}
+
+export async function listExecutions(deps: Deps, taskId: string, page: PageArgs = {}): Promise<Page<Execution>> {
+  await getTask(deps, taskId);
+  return listPage<ExecutionRow, Execution>(
+    deps.db,
+    { table: "executions", where: "account_id = ? AND task_id = ?", params: [deps.accountId, taskId], map: toExecution },
+    page,
+  );
+}
+
+async function baselineDemonstrations(deps: Deps, taskId: string): Promise<Example[]> {
+  const { results } = await deps.db
+    .prepare("SELECT * FROM examples WHERE account_id = ? AND task_id = ? ORDER BY created_at, id LIMIT ?")
+    .bind(deps.accountId, taskId, BASELINE_DEMONSTRATIONS)
+    .all<ExampleRow>();
+  return results.map(toExample);
+}
+
+interface Route {
+  path: ExecutionPath;
+  reason: string;
+  callLlm: boolean;
+}
+
+function chooseRoute(task: Task, prediction: Prediction | null): Route {
+  if (!prediction) return { path: "llm_baseline", reason: "no active model version: in-context LLM baseline", callLlm: true };
+  if (task.kind === "classification" && prediction.confidence >= task.confidenceThreshold) {
+    return {
+      path: "model",
+      reason: `confidence ${prediction.confidence.toFixed(3)} >= threshold ${task.confidenceThreshold}`,
+      callLlm: false,
+    };
+  }
+  return {
+    path: "model+llm",
+    reason:
+      task.kind === "generation"
+        ? "generation task: the LLM writes the answer guided by the prediction"
+        : `confidence ${prediction.confidence.toFixed(3)} < threshold ${task.confidenceThreshold}`,
+    callLlm: true,
+  };
+}
+
+/** For a classification answer from the LLM, the task label it names (case-insensitive), if any. */
+function matchLabel(task: Task, output: string): string | null {
+  const wanted = output.trim().replace(/^["'`]|["'`.]$/g, "").toLowerCase();
+  return task.labels.find((l) => l.toLowerCase() === wanted) ?? null;
+}
+
+export async function executeTask(deps: Deps, input: ExecuteTaskInput): Promise<Execution> {
+  const started = performance.now();
+  const data = parseInput(executeTaskSchema, input);
+  const task = await getTask(deps, data.taskId);
+  const agent = await getAgent(deps, task.agentId);
+  let conversationId = data.conversationId ?? null;
+  let isNewConversation = false;
+  if (conversationId) {
+    const conversation = await getConversation(deps, conversationId);
+    if (conversation.taskId !== task.id) {
+      throw validationFailed([{ path: "conversationId", message: "the conversation belongs to another task" }]);
+    }
+  } else {
+    conversationId = crypto.randomUUID();
+    isNewConversation = true;
+  }
+  const history = isNewConversation ? [] : await recentMessages(deps, conversationId, HISTORY_MESSAGES);
+
+  let prediction: Prediction | null = null;
+  let modelNote = "";
+  try {
+    prediction = await predictForTask(deps, task.id, data.input);
+  } catch (error) {
+    // The model runtime failing must not take executions down: the baseline still answers, and says why.
+    modelNote = ` (model failed: ${error instanceof AppError ? error.code : "internal error"})`;
+    console.warn(JSON.stringify({ event: "predict_failed", taskId: task.id, code: error instanceof AppError ? error.code : "internal" }));
+  }
+  const route = chooseRoute(task, prediction);
+
+  let output: string | null = null;
+  let llm: LlmResult | null = null;
+  let failure: AppError | null = null;
+  if (route.callLlm) {
+    const demonstrations = prediction
+      ? await getExamplesByIds(deps, prediction.demonstrations.map((d) => d.exampleId))
+      : await baselineDemonstrations(deps, task.id);
+    const messages = executionMessages({ agent, task, demonstrations, history, input: data.input, prediction });
+    try {
+      llm = await chatComplete(deps.env as LlmEnv, agent, messages);
+      output = llm.content;
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      failure = error;
+    }
+  } else {
+    output = prediction!.label;
+  }
+
+  const executionId = crypto.randomUUID();
+  const predictedLabel = prediction?.label ?? (output && task.kind === "classification" ? matchLabel(task, output) : null);
+  const now = nowIso();
+  const statements: D1PreparedStatement[] = [];
+  if (isNewConversation) {
+    statements.push(
+      deps.db
+        .prepare("INSERT INTO conversations (id, account_id, task_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)")
+        .bind(conversationId, deps.accountId, task.id, now, now),
+    );
+  } else if (!failure) {
+    statements.push(deps.db.prepare("UPDATE conversations SET updated_at = ? WHERE id = ?").bind(now, conversationId));
+  }
+  statements.push(
+    deps.db
+      .prepare(
+        `INSERT INTO executions (id, account_id, task_id, conversation_id, input, output, status, error_code, path,
+           path_reason, predicted_label, confidence, scores_json, demonstrations_json, adaptation_id, model_version,
+           llm_model, prompt_tokens, completion_tokens, latency_ms, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .bind(
+        executionId, deps.accountId, task.id, conversationId, data.input, output, failure ? "failed" : "succeeded",
+        failure?.code ?? null, route.path, route.reason + modelNote, predictedLabel, prediction?.confidence ?? null,
+        JSON.stringify(prediction?.scores ?? []), JSON.stringify(prediction?.demonstrations ?? []),
+        prediction?.adaptationId ?? null, prediction?.modelVersion ?? null, llm?.model ?? null,
+        llm?.promptTokens ?? null, llm?.completionTokens ?? null, performance.now() - started, now,
+      ),
+  );
+  if (!failure) {
+    // Explicit timestamps keep the turn's order (user before assistant) within one millisecond.
+    const insertMessage = deps.db.prepare(
+      "INSERT INTO messages (id, conversation_id, role, content, execution_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+    );
+    statements.push(
+      insertMessage.bind(crypto.randomUUID(), conversationId, "user", data.input, executionId, now),
+      insertMessage.bind(crypto.randomUUID(), conversationId, "assistant", output ?? "", executionId, nowIso(1)),
+    );
+  }
+  await deps.db.batch(statements);
+  if (failure) throw failure;
+  return getExecution(deps, executionId);
+}

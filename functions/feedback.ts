@@ -1,0 +1,70 @@
+// Feedback on an execution. A correction (label or output) becomes a new Example of the task (source
+// 'feedback') in the same batch as the Feedback row, so the task learns from it on its next adaptation;
+// every Feedback row also waits in the export queue (exported_at NULL) for the next meta-training run.
+import type { z } from "zod";
+import type { Deps } from "./deps";
+import { validationFailed } from "./errors";
+import { insertExampleStatements } from "./examples";
+import { getExecution } from "./executions";
+import { embedNewExamples } from "./model/index";
+import { listPage } from "./pagination";
+import { toFeedback, type FeedbackRow } from "./rows";
+import { getTask } from "./tasks";
+import type { Feedback, Page, PageArgs, Task } from "./types";
+import { parseInput, submitFeedbackSchema } from "./validation";
+
+export type SubmitFeedbackInput = z.input<typeof submitFeedbackSchema>;
+
+export async function getFeedback(deps: Deps, id: string): Promise<Feedback | null> {
+  const row = await deps.db
+    .prepare("SELECT * FROM feedback WHERE id = ? AND account_id = ?")
+    .bind(id, deps.accountId)
+    .first<FeedbackRow>();
+  return row ? toFeedback(row) : null;
+}
+
+/** The same rules as for examples (examples.ts), reported against this input's field names. */
+function checkCorrectionFitsTask(task: Task, data: { correctedLabel?: string | null; correctedOutput?: string | null }): void {
+  if (task.kind === "generation") {
+    if (data.correctedOutput == null) {
+      throw validationFailed([{ path: "correctedOutput", message: "a generation task is corrected with an output" }]);
+    }
+  } else if (data.correctedLabel == null) {
+    throw validationFailed([{ path: "correctedLabel", message: "a classification task is corrected with a label" }]);
+  } else if (task.labels.length > 0 && !task.labels.includes(data.correctedLabel)) {
+    throw validationFailed([{ path: "correctedLabel", message: `must be one of the task's labels: ${task.labels.join(", ")}` }]);
+  }
+}
+
+export async function submitFeedback(deps: Deps, input: SubmitFeedbackInput): Promise<Feedback> {
+  const data = parseInput(submitFeedbackSchema, input);
+  const execution = await getExecution(deps, data.executionId);
+  const task = await getTask(deps, execution.taskId);
+  const correction = data.correctedLabel != null || data.correctedOutput != null;
+  if (correction) checkCorrectionFitsTask(task, data);
+  const example = correction
+    ? insertExampleStatements(deps, task.id, [{ input: execution.input, label: data.correctedLabel, output: data.correctedOutput }], "feedback")
+    : { ids: [], statements: [] };
+  const id = crypto.randomUUID();
+  await deps.db.batch([
+    ...example.statements,
+    deps.db
+      .prepare(
+        `INSERT INTO feedback (id, account_id, task_id, execution_id, rating, corrected_label, corrected_output, comment, example_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .bind(id, deps.accountId, task.id, execution.id, data.rating ?? null, data.correctedLabel ?? null,
+        data.correctedOutput ?? null, data.comment, example.ids[0] ?? null),
+  ]);
+  if (example.ids.length > 0) await embedNewExamples(deps, example.ids);
+  return (await getFeedback(deps, id))!;
+}
+
+export async function listFeedback(deps: Deps, taskId: string, page: PageArgs = {}): Promise<Page<Feedback>> {
+  await getTask(deps, taskId);
+  return listPage<FeedbackRow, Feedback>(
+    deps.db,
+    { table: "feedback", where: "account_id = ? AND task_id = ?", params: [deps.accountId, taskId], map: toFeedback },
+    page,
+  );
+}

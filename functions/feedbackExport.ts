@@ -1,0 +1,69 @@
+// The scheduled export (workers/index.ts `scheduled`): feedback not yet exported goes to R2 as JSONL
+// (`feedback/<ISO timestamp>.jsonl`, one object per line, format in docs/architecture.md) for the next
+// meta-training run, then is marked exported in one batch. The object is written first: a crash between
+// the two steps re-exports rows next time (at-least-once; trainers dedupe by feedbackId), never loses them.
+
+/** One line of the export. */
+export interface FeedbackExportRecord {
+  feedbackId: string;
+  taskId: string;
+  executionId: string;
+  taskKind: string;
+  taskLabels: string[];
+  text: string; // the execution's input
+  output: string | null; // what the service answered
+  predictedLabel: string | null;
+  rating: number | null;
+  correctedLabel: string | null;
+  correctedOutput: string | null;
+  modelVersion: string | null; // null: answered by the LLM baseline
+  createdAt: string;
+}
+
+interface ExportRow {
+  id: string; task_id: string; execution_id: string; kind: string; labels_json: string; input: string;
+  output: string | null; predicted_label: string | null; rating: number | null; corrected_label: string | null;
+  corrected_output: string | null; model_version: string | null; created_at: string;
+}
+
+export const EXPORT_BATCH = 1000; // rows per run; the next run picks up the rest
+const UPDATE_CHUNK = 90; // D1 allows at most 100 bound parameters per statement
+
+export async function exportFeedback(
+  db: D1Database,
+  bucket: R2Bucket,
+  now: Date = new Date(),
+): Promise<{ key: string | null; count: number }> {
+  const { results } = await db
+    .prepare(
+      `SELECT f.id, f.task_id, f.execution_id, t.kind, t.labels_json, e.input, e.output, e.predicted_label, f.rating,
+              f.corrected_label, f.corrected_output, e.model_version, f.created_at
+         FROM feedback f JOIN executions e ON e.id = f.execution_id JOIN tasks t ON t.id = f.task_id
+        WHERE f.exported_at IS NULL ORDER BY f.created_at, f.id LIMIT ?`,
+    )
+    .bind(EXPORT_BATCH)
+    .all<ExportRow>();
+  if (results.length === 0) return { key: null, count: 0 };
+  const lines = results.map((r) => {
+    const record: FeedbackExportRecord = {
+      feedbackId: r.id, taskId: r.task_id, executionId: r.execution_id, taskKind: r.kind,
+      taskLabels: JSON.parse(r.labels_json) as string[], text: r.input, output: r.output,
+      predictedLabel: r.predicted_label, rating: r.rating, correctedLabel: r.corrected_label,
+      correctedOutput: r.corrected_output, modelVersion: r.model_version, createdAt: r.created_at,
+    };
+    return JSON.stringify(record);
+  });
+  const stamp = now.toISOString();
+  const key = `feedback/${stamp}.jsonl`;
+  await bucket.put(key, lines.join("\n") + "\n", { httpMetadata: { contentType: "application/x-ndjson" } });
+  const ids = results.map((r) => r.id);
+  const statements: D1PreparedStatement[] = [];
+  for (let i = 0; i < ids.length; i += UPDATE_CHUNK) {
+    const chunk = ids.slice(i, i + UPDATE_CHUNK);
+    statements.push(
+      db.prepare(`UPDATE feedback SET exported_at = ? WHERE id IN (${chunk.map(() => "?").join(", ")})`).bind(stamp, ...chunk),
+    );
+  }
+  await db.batch(statements);
+  return { key, count: ids.length };
+}

@@ -1,0 +1,126 @@
+// Every input limit in one place, as zod schemas: REST (workers/rest.ts) validates bodies with them and
+// publishes them in /openapi.json; domain functions parse with them again, so GraphQL gets the same rules.
+import { z } from "zod";
+import { validationFailed, type FieldIssue } from "./errors";
+
+export const LIMITS = {
+  name: 200,
+  text: 8_000, // instructions, descriptions, inputs, outputs
+  label: 100,
+  labels: 200,
+  examplesPerCall: 500,
+  comment: 2_000,
+  pageSize: 100,
+  defaultPageSize: 20,
+} as const;
+
+const id = z.string().min(1).max(64);
+const name = z.string().trim().min(1).max(LIMITS.name);
+const text = z.string().max(LIMITS.text);
+const label = z.string().trim().min(1).max(LIMITS.label);
+export const labelSet = z
+  .array(label)
+  .max(LIMITS.labels)
+  .refine((labels) => new Set(labels).size === labels.length, "labels must be unique");
+const parameters = z
+  .record(z.string().max(100), z.unknown())
+  .refine((p) => JSON.stringify(p).length <= LIMITS.text, `parameters must serialize to at most ${LIMITS.text} characters`);
+const httpUrl = z
+  .string()
+  .max(500)
+  .url()
+  .refine((u) => /^https?:\/\//.test(u), "must be an http(s) URL");
+
+export const pageArgsSchema = z.object({
+  first: z.number().int().min(1).max(LIMITS.pageSize).optional(),
+  after: z.string().max(500).optional(),
+});
+
+export const createAgentSchema = z.object({
+  name,
+  instructions: text.default(""),
+  llmModel: z.string().trim().min(1).max(LIMITS.name).nullish(),
+  llmBaseUrl: httpUrl.nullish(),
+});
+export const updateAgentSchema = createAgentSchema.partial().extend({ instructions: text.optional() });
+
+export const exampleInputSchema = z.object({
+  input: z.string().trim().min(1).max(LIMITS.text),
+  label: label.nullish(),
+  output: text.nullish(),
+});
+export const exampleListSchema = z.array(exampleInputSchema).max(LIMITS.examplesPerCall);
+
+export const taskKindSchema = z.enum(["classification", "generation"]);
+
+export const createTaskSchema = z.object({
+  agentId: id,
+  name,
+  description: text.default(""),
+  kind: taskKindSchema.default("classification"),
+  labels: labelSet.default([]),
+  parameters: parameters.default({}),
+  confidenceThreshold: z.number().min(0).max(1).default(0.7),
+  examples: exampleListSchema.default([]),
+});
+export const updateTaskSchema = z.object({
+  name: name.optional(),
+  description: text.optional(),
+  labels: labelSet.optional(),
+  parameters: parameters.optional(),
+  confidenceThreshold: z.number().min(0).max(1).optional(),
+});
+
+export const createTaskFromRequestSchema = z.object({
+  agentId: id,
+  request: z.string().trim().min(1).max(LIMITS.text),
+  examples: exampleListSchema.default([]),
+});
+
+/** What the LLM must return when it turns a plain-language request into a task (checked, never trusted). */
+export const taskDraftSchema = z.object({
+  name,
+  description: text.min(1),
+  kind: taskKindSchema,
+  labels: labelSet,
+  parameters: parameters.default({}),
+});
+
+export const executeTaskSchema = z.object({
+  taskId: id,
+  input: z.string().trim().min(1).max(LIMITS.text),
+  conversationId: id.nullish(),
+});
+
+export const submitFeedbackSchema = z
+  .object({
+    executionId: id,
+    rating: z.union([z.literal(-1), z.literal(0), z.literal(1)]).nullish(),
+    correctedLabel: label.nullish(),
+    correctedOutput: text.min(1).nullish(),
+    comment: z.string().max(LIMITS.comment).default(""),
+  })
+  .refine(
+    (f) => f.rating != null || f.correctedLabel != null || f.correctedOutput != null || f.comment.length > 0,
+    { message: "give at least one of rating, correctedLabel, correctedOutput, comment" },
+  );
+
+export const registerModelVersionSchema = z.object({
+  version: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "version: letters, digits, . _ - (max 64)"),
+  r2Prefix: z.string().min(1).max(300),
+  manifestSha256: z.string().regex(/^[0-9a-f]{64}$/, "lowercase hex SHA-256"),
+  algorithm: z.string().min(1).max(100),
+  encoder: z.string().min(1).max(200),
+  metrics: z.record(z.string(), z.unknown()).default({}),
+});
+
+/** Parse or throw VALIDATION_FAILED with one issue per failing field. */
+export function parseInput<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw validationFailed(toFieldIssues(result.error));
+}
+
+export function toFieldIssues(error: z.ZodError): FieldIssue[] {
+  return error.issues.map((issue) => ({ path: issue.path.map(String).join("."), message: issue.message }));
+}
