@@ -1,10 +1,14 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 import { graphiqlWithoutSourceMap } from "./test/graphql/graphiql-sourcemap.js";
+import { freePort } from "./test/support/fake-llm.js";
 
 // One pool for every Worker test: importing the 14 MB onnxruntime wasm costs ~6 s per pool.
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("./migrations");
+  // The local OpenAI-compatible server (test/support/fake-llm.ts), started by global setup on this port.
+  const llmPort = Number(process.env.ADAPTAGENT_TEST_LLM_PORT) || (await freePort());
+  process.env.ADAPTAGENT_TEST_LLM_PORT = String(llmPort);
   return {
     plugins: [
       graphiqlWithoutSourceMap(), // GraphiQL's 9 MB module: see the plugin's comment
@@ -13,7 +17,15 @@ export default defineConfig(async () => {
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
           // Test-only bindings: the migrations to apply, and where the local OpenAI-compatible server listens.
-          bindings: { TEST_MIGRATIONS: migrations },
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            LLM_BASE_URL: `http://127.0.0.1:${llmPort}/v1`,
+            LLM_ALLOWED_BASE_URLS: `http://127.0.0.1:${llmPort}/alt/v1`,
+            LLM_MODEL: "echo",
+            LLM_API_KEY: "sk-test-SECRET-never-leak-4f1c2a",
+            LLM_TIMEOUT_MS: "1000",
+            LLM_MAX_RETRIES: "1",
+          },
         },
       }),
     ],
