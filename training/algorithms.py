@@ -1,0 +1,164 @@
+"""Inner loops and meta-objectives. Pure functions, importable by train.py, export.py and the tests.
+
+Every algorithm meta-learns the same `MetaModel`, and every one is used at the edge the same way:
+`adapt` (head initialised, then `steps` closed-form gradient steps on the support set) and `logits`.
+The inner loop is written with the explicit softmax-cross-entropy gradient so that export can trace it
+into adapt.onnx with plain ops (MatMul, Softmax, ReduceSum); `inner_gradient_autograd` is the check.
+
+Outer objectives (`meta_loss` / `reptile_step`):
+- maml:       learned head init, head-only inner loop (ANIL), true second-order outer gradient
+- fomaml:     same, but the inner gradient is treated as a constant (first order)
+- reptile:    SGD on adapter (+ prototype head) per task, outer step towards the adapted weights
+- protonet:   no inner loop during meta-training; prototypes are the head (Snell et al.)
+- proto_maml: prototype head init + inner loop with fixed step sizes, second order
+- meta_sgd:   proto_maml with meta-learned per-step, per-feature step sizes (Li et al.)
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call, grad, vmap
+
+from training.model import MetaModel, ModelConfig
+
+ALGORITHMS = ("maml", "fomaml", "reptile", "protonet", "proto_maml", "meta_sgd")
+
+# The model shape each algorithm meta-learns (train.py starts from these, the config can override).
+ALGORITHM_MODEL = {
+    "maml": dict(head_init="learned", learn_step_sizes=False),
+    "fomaml": dict(head_init="learned", learn_step_sizes=False),
+    "reptile": dict(head_init="prototypes", learn_step_sizes=False),
+    "protonet": dict(head_init="prototypes", learn_step_sizes=False),
+    "proto_maml": dict(head_init="prototypes", learn_step_sizes=False),
+    "meta_sgd": dict(head_init="prototypes", learn_step_sizes=True),
+}
+
+
+def logits(model: MetaModel, features: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """[batch, features] x head [ways, features], [ways] -> [batch, ways]; the temperature is inside."""
+    return model.temperature() * (features @ weight.T + bias)
+
+
+def init_head(model: MetaModel, support_features: torch.Tensor, support_onehot: torch.Tensor):
+    if model.cfg.head_init == "prototypes":
+        # -||f - p||² = 2 f·p - ||p||² - ||f||²: a linear head equal to the Euclidean prototype classifier
+        counts = support_onehot.sum(0)
+        protos = (support_onehot.T @ support_features) / counts[:, None]
+        return 2 * protos, -(protos * protos).sum(-1)
+    ways = support_onehot.sum(0)[:, None]  # [ways, 1], only to broadcast the shared row over ways
+    return model.head_row * torch.ones_like(ways), model.head_bias * torch.ones_like(ways[:, 0])
+
+
+def inner_gradient(model: MetaModel, features, onehot, weight, bias):
+    """Closed-form d(mean CE)/d(weight, bias) for logits = t (F Wᵀ + b): (t/n) (P - Y)ᵀ F, (t/n) Σ(P - Y)."""
+    n = onehot.sum()
+    g = (torch.softmax(logits(model, features, weight, bias), -1) - onehot) * (model.temperature() / n)
+    return g.T @ features, g.sum(0)
+
+
+def inner_gradient_autograd(model: MetaModel, features, onehot, weight, bias):
+    """The same gradient by autograd: used by the tests to check `inner_gradient`."""
+    def loss(w, b):
+        return support_loss(model, features, onehot, w, b)
+    return torch.autograd.grad(loss(weight, bias), (weight, bias), create_graph=True)
+
+
+def support_loss(model, features, onehot, weight, bias):
+    return -(torch.log_softmax(logits(model, features, weight, bias), -1) * onehot).sum() / onehot.sum()
+
+
+def _accuracy(model, features, onehot, weight, bias):
+    pred = logits(model, features, weight, bias).argmax(-1)
+    return (pred == onehot.argmax(-1)).to(features.dtype).mean()
+
+
+def adapt(model: MetaModel, support_features: torch.Tensor, support_onehot: torch.Tensor,
+          steps: int | None = None, first_order: bool = False):
+    """The inner loop the edge runs: head init, then `steps` Meta-SGD steps. Returns (weight, bias, stats).
+
+    `first_order=True` stops gradients through the inner-loop gradients (FOMAML); the forward values
+    are identical.
+    """
+    steps = model.cfg.steps if steps is None else steps
+    weight, bias = init_head(model, support_features, support_onehot)
+    w0, b0 = weight, bias
+    lr_w, lr_b = model.step_sizes()
+    stats = {"loss_before": support_loss(model, support_features, support_onehot, weight, bias),
+             "acc_before": _accuracy(model, support_features, support_onehot, weight, bias)}
+    for s in range(steps):
+        gw, gb = inner_gradient(model, support_features, support_onehot, weight, bias)
+        if model.cfg.inner_l2:
+            gw, gb = gw + model.cfg.inner_l2 * (weight - w0), gb + model.cfg.inner_l2 * (bias - b0)
+        if first_order:
+            gw, gb = gw.detach(), gb.detach()
+        k = min(s, lr_w.shape[0] - 1)  # steps beyond the meta-trained ones reuse the last step size
+        weight = weight - lr_w[k] * gw
+        bias = bias - lr_b[k] * gb
+    stats["loss_after"] = support_loss(model, support_features, support_onehot, weight, bias)
+    stats["acc_after"] = _accuracy(model, support_features, support_onehot, weight, bias)
+    return weight, bias, stats
+
+
+def episode_query_loss(model: MetaModel, batch: dict, algorithm: str, steps: int | None = None):
+    """Mean query cross-entropy (and accuracy, per-class loss) of a batch of tasks, batched with vmap.
+
+    batch: support_x [T, S, dim], support_y [T, S] int, query_x [T, Q, dim], query_y [T, Q] int.
+    """
+    ways = int(batch["support_y"].max()) + 1
+    first_order = algorithm == "fomaml"
+    if algorithm == "protonet":
+        steps = 0
+
+    def one_task(sx, sy, qx, qy):
+        s_onehot = F.one_hot(sy, ways).to(sx.dtype)
+        w, b, _ = adapt(model, model.features(sx), s_onehot, steps=steps, first_order=first_order)
+        out = logits(model, model.features(qx), w, b)
+        ce = F.cross_entropy(out, qy, reduction="none")
+        per_class = (F.one_hot(qy, ways).to(ce.dtype) * ce[:, None]).sum(0) / F.one_hot(qy, ways).sum(0)
+        return ce.mean(), (out.argmax(-1) == qy).to(ce.dtype).mean(), per_class
+
+    loss, acc, per_class = vmap(one_task)(batch["support_x"], batch["support_y"], batch["query_x"], batch["query_y"])
+    return loss.mean(), acc.mean(), per_class
+
+
+def reptile_step(model: MetaModel, batch: dict, inner_steps: int, inner_lr: float) -> dict:
+    """Reptile: per task, SGD on all meta-parameters over support+query; returns θ - mean(φ) as the
+    meta-gradient (set into .grad by the caller's optimiser step). Tasks run through vmap."""
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    ways = int(batch["support_y"].max()) + 1
+
+    def task_loss(p, x, onehot):
+        feats = functional_call(model, p, (x,))
+        w, b = _learned_or_proto_head(model, p, feats, onehot)
+        return support_loss_with_temp(p["log_temperature"].exp(), feats, onehot, w, b)
+
+    def one_task(x, onehot):
+        p = dict(params)
+        for _ in range(inner_steps):
+            g = grad(task_loss)(p, x, onehot)
+            p = {k: v - inner_lr * g[k] for k, v in p.items()}
+        return {k: params[k] - p[k] for k in p}
+
+    x = torch.cat([batch["support_x"], batch["query_x"]], 1)
+    onehot = F.one_hot(torch.cat([batch["support_y"], batch["query_y"]], 1), ways).to(x.dtype)
+    deltas = vmap(one_task)(x, onehot)
+    return {k: v.mean(0) for k, v in deltas.items()}
+
+
+def _learned_or_proto_head(model, p, feats, onehot):
+    if model.cfg.head_init == "prototypes":
+        protos = (onehot.T @ feats) / onehot.sum(0)[:, None]
+        return 2 * protos, -(protos * protos).sum(-1)
+    ones = onehot.sum(0)[:, None]
+    return p["head_row"] * torch.ones_like(ones), p["head_bias"] * torch.ones_like(ones[:, 0])
+
+
+def support_loss_with_temp(temp, feats, onehot, w, b):
+    out = temp * (feats @ w.T + b)
+    return -(torch.log_softmax(out, -1) * onehot).sum() / onehot.sum()
+
+
+def model_config_for(algorithm: str, **overrides) -> ModelConfig:
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {algorithm!r}; choose one of {ALGORITHMS}")
+    return ModelConfig(**{**ALGORITHM_MODEL[algorithm], **overrides})

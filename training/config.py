@@ -1,0 +1,104 @@
+"""TrainConfig: one block of documented defaults, presets that override only what differs (and say why)."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+from training.algorithms import ALGORITHMS
+
+
+class ConfigError(ValueError):
+    """A bad configuration: the message names the field and what is allowed."""
+
+
+@dataclass
+class TrainConfig:
+    # what to learn
+    algorithm: str = "meta_sgd"        # one of algorithms.ALGORITHMS
+    encoder: str = "static"            # encoders.get_encoder name: "static" (edge) or "teacher"
+    protocol: str = "all"              # "all" | "cross:<target set>" | "labels:<set>"
+    # episodes
+    ways: int = 10
+    shots: int = 5
+    query: int = 5
+    tasks_per_batch: int = 16          # episodes per outer step (split across DDP ranks)
+    dynamic_sampling: bool = True      # rarer and harder labels sampled more often
+    # the model (training.model.ModelConfig)
+    features: int = 256
+    hidden: int = 512
+    adaptation_steps: int = 5
+    inner_lr: float = 0.5
+    temperature: float = 10.0
+    inner_l2: float = 0.0
+    # outer loop
+    meta_steps: int = 600
+    outer_lr: float = 1e-3
+    lr_schedule: str = "cosine"        # "cosine" (after warmup) or "constant"
+    warmup_steps: int = 30
+    weight_decay: float = 1e-4
+    grad_clip: float = 1.0
+    reptile_inner_steps: int = 5       # Reptile only: SGD steps per task on adapter+head
+    reptile_inner_lr: float = 0.1
+    # validation and bookkeeping
+    valid_every: int = 50
+    valid_episodes: int = 64
+    seed: int = 20261129
+    device: str = "cpu"
+    dtype: str = "float32"
+    amp: bool = True                   # bf16 autocast, only ever enabled on CUDA
+    threads: int = 2                   # torch CPU threads (the dev machine has two cores, shared)
+    progress: bool = True
+
+    def validate(self) -> "TrainConfig":
+        if self.algorithm not in ALGORITHMS:
+            raise ConfigError(f"algorithm must be one of {ALGORITHMS}, got {self.algorithm!r}")
+        if self.encoder not in ("static", "teacher"):
+            raise ConfigError(f"encoder must be 'static' or 'teacher', got {self.encoder!r}")
+        kind, _, arg = self.protocol.partition(":")
+        if kind not in ("all", "cross", "labels") or (kind != "all" and arg not in ("clinc150", "banking77", "hwu64")):
+            raise ConfigError(f"protocol must be 'all', 'cross:<set>' or 'labels:<set>', got {self.protocol!r}")
+        if self.ways < 2 or self.shots < 1 or self.query < 1 or self.tasks_per_batch < 1 or self.meta_steps < 0:
+            raise ConfigError("need ways >= 2, shots >= 1, query >= 1, tasks_per_batch >= 1, meta_steps >= 0")
+        if self.lr_schedule not in ("cosine", "constant"):
+            raise ConfigError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
+        if self.dtype not in ("float32", "float64"):
+            raise ConfigError(f"dtype must be float32 or float64, got {self.dtype!r}")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def override(self, **changes) -> "TrainConfig":
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ConfigError(f"unknown config fields {sorted(unknown)}")
+        return replace(self, **changes).validate()
+
+
+PRESETS: dict[str, dict] = {
+    # ~1 minute on two CPU cores: only proves the pipeline end to end, not accuracy.
+    "smoke": dict(meta_steps=40, tasks_per_batch=4, hidden=128, valid_every=20, valid_episodes=16, warmup_steps=5),
+    # what `npm start` installs: a few CPU minutes on all three sets' train splits.
+    "default": dict(meta_steps=300, tasks_per_batch=8, valid_every=50),
+    # a GPU run: more episodes per step and more steps; the teacher-sized budget does not matter there.
+    "full": dict(meta_steps=5000, tasks_per_batch=64, ways=20, valid_every=250, valid_episodes=600,
+                 device="cuda", hidden=1024),
+}
+
+
+def load_config(preset: str | None = None, path: str | Path | None = None, **overrides) -> TrainConfig:
+    """Defaults <- preset <- JSON file <- explicit overrides (None values are ignored)."""
+    changes: dict = {}
+    if preset:
+        if preset not in PRESETS:
+            raise ConfigError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+        changes.update(PRESETS[preset])
+    if path:
+        try:
+            changes.update(json.loads(Path(path).read_text()))
+        except (OSError, json.JSONDecodeError) as err:
+            raise ConfigError(f"cannot read config {path}: {err}") from err
+    changes.update({k: v for k, v in overrides.items() if v is not None})
+    return TrainConfig().override(**changes)
