@@ -2,13 +2,11 @@
 // lives in its own module, assembled by schema/index.ts.
 import SchemaBuilder from "@pothos/core";
 import RelayPlugin from "@pothos/plugin-relay";
+import type { Auth } from "../functions/accounts";
 import type { Deps } from "../functions/deps";
 import type { Loaders } from "./loaders";
 
-export interface Auth {
-  accountId: string;
-  isAdmin: boolean; // may list/activate model versions for every account
-}
+export type { Auth };
 
 /** Built fresh for every request, so loader caches never leak between requests or accounts. */
 export interface Context {
@@ -53,4 +51,7 @@ builder.scalarType("JSON", {
 });
 
 builder.queryType({});
+builder.mutationType({});
+
+export type PothosTypes = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
 

@@ -1,6 +1,13 @@
-// Assembles the schema: importing a type module registers its types, queries and mutations.
+// Assembles the schema: importing a type module registers its type, inputs, queries and mutations.
 import { builder } from "./builder";
+import "./llm";
+import "./agent";
+import "./task";
+import "./example";
+import "./adaptation";
+import "./execution";
+import "./conversation";
+import "./feedback";
+import "./modelVersion";
 
-builder.queryField("ping", (t) => t.string({ description: "Temporary: the schema is being built.", resolve: () => "pong" }));
-
-export const schema = builder.toSchema();
+export const schema = builder.toSchema({ sortSchema: true });

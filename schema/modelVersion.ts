@@ -1,0 +1,52 @@
+// ModelVersion: the registry of meta-trained artifacts in R2. Global: every account may read it; only
+// admin keys may activate a version (FORBIDDEN otherwise).
+import {
+  activateModelVersion, getActiveModelVersion, getModelVersion, listModelVersions,
+} from "../functions/modelVersions";
+import { builder } from "./builder";
+import { forwardPageArgs, pageArgs, toConnection } from "./page";
+import { ModelVersionConnection, ModelVersionRef } from "./refs";
+
+builder.objectType(ModelVersionRef, {
+  description: "A published meta-trained model (docs/model-artifact.md). At most one is active.",
+  fields: (t) => ({
+    version: t.exposeID("version"),
+    r2Prefix: t.exposeString("r2Prefix"),
+    manifestSha256: t.exposeString("manifestSha256"),
+    algorithm: t.exposeString("algorithm"),
+    encoder: t.exposeString("encoder"),
+    metrics: t.expose("metrics", { type: "JSON", description: "The evaluation that justified publishing it." }),
+    active: t.exposeBoolean("active"),
+    activatedAt: t.expose("activatedAt", { type: "DateTime", nullable: true }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  modelVersion: t.field({
+    type: ModelVersionRef,
+    args: { version: t.arg.id({ required: true }) },
+    resolve: (_root, { version }, ctx) => getModelVersion(ctx.deps, String(version)),
+  }),
+  modelVersions: t.field({
+    type: ModelVersionConnection,
+    args: forwardPageArgs(t.arg),
+    resolve: async (_root, args, ctx) =>
+      toConnection(await listModelVersions(ctx.deps, pageArgs(args)), (v) => v.version),
+  }),
+  activeModelVersion: t.field({
+    type: ModelVersionRef,
+    nullable: true,
+    description: "null: no model is active; executions take the LLM baseline and adaptTask answers MODEL_UNAVAILABLE.",
+    resolve: (_root, _args, ctx) => getActiveModelVersion(ctx.deps),
+  }),
+}));
+
+builder.mutationField("activateModelVersion", (t) =>
+  t.field({
+    type: ModelVersionRef,
+    description: "Admin only (FORBIDDEN otherwise): makes this version the active one, deactivating the previous.",
+    args: { version: t.arg.id({ required: true }) },
+    resolve: (_root, { version }, ctx) => activateModelVersion(ctx.deps, ctx.auth, String(version)),
+  }),
+);
