@@ -1,5 +1,6 @@
 // Tenancy: an account owns every agent and everything below it. Requests authenticate with an API key
 // `aa_<43 base64url chars>` (32 random bytes); D1 stores only the lowercase hex SHA-256 of the full key.
+import { newId } from "./ids";
 import { unauthenticated } from "./errors";
 
 export interface Auth {
@@ -39,13 +40,13 @@ export async function createAccountWithKey(
   name: string,
   options: { isAdmin?: boolean; label?: string } = {},
 ): Promise<{ accountId: string; apiKey: string }> {
-  const accountId = crypto.randomUUID();
+  const accountId = newId();
   const apiKey = generateApiKey();
   await db.batch([
     db.prepare("INSERT INTO accounts (id, name) VALUES (?, ?)").bind(accountId, name),
     db
       .prepare("INSERT INTO api_keys (id, account_id, key_hash, label, is_admin) VALUES (?, ?, ?, ?, ?)")
-      .bind(crypto.randomUUID(), accountId, await hashApiKey(apiKey), options.label ?? "", options.isAdmin ? 1 : 0),
+      .bind(newId(), accountId, await hashApiKey(apiKey), options.label ?? "", options.isAdmin ? 1 : 0),
   ]);
   return { accountId, apiKey };
 }

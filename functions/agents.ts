@@ -1,5 +1,6 @@
 // Agents: instructions and which LLM endpoint/model they use. Deleting one cascades (D1 foreign keys)
 // through its tasks, examples, executions, conversations, feedback and adaptations.
+import { newId } from "./ids";
 import type { z } from "zod";
 import type { Deps } from "./deps";
 import { notFound, validationFailed } from "./errors";
@@ -36,7 +37,7 @@ export async function listAgents(deps: Deps, page: PageArgs = {}): Promise<Page<
 export async function createAgent(deps: Deps, input: CreateAgentInput): Promise<Agent> {
   const data = parseInput(createAgentSchema, input);
   checkBaseUrl(deps, data.llmBaseUrl);
-  const id = crypto.randomUUID();
+  const id = newId();
   await deps.db
     .prepare("INSERT INTO agents (id, account_id, name, instructions, llm_model, llm_base_url) VALUES (?, ?, ?, ?, ?, ?)")
     .bind(id, deps.accountId, data.name, data.instructions, data.llmModel ?? null, data.llmBaseUrl ?? null)

@@ -1,5 +1,6 @@
 // Examples: a task's support set. Stored in one batch, then handed to the model runtime once so it can
 // compute their embeddings (not per execution).
+import { newId } from "./ids";
 import type { z } from "zod";
 import type { Deps } from "./deps";
 import { notFound, validationFailed, type FieldIssue } from "./errors";
@@ -40,7 +41,7 @@ export function insertExampleStatements(
   items: ParsedExample[],
   source: ExampleSource = "user",
 ): { ids: string[]; statements: D1PreparedStatement[] } {
-  const ids = items.map(() => crypto.randomUUID());
+  const ids = items.map(() => newId());
   const statements = items.map((item, i) =>
     deps.db
       .prepare("INSERT INTO examples (id, account_id, task_id, input, label, output, source) VALUES (?, ?, ?, ?, ?, ?, ?)")

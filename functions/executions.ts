@@ -4,6 +4,7 @@
 // - otherwise the LLM answers guided by the prediction and retrieved demonstrations, path 'model+llm'.
 // The Execution and the conversation turn are written in ONE batch; an LLM failure stores a failed
 // Execution and rethrows the typed error.
+import { newId } from "./ids";
 import type { z } from "zod";
 import { getAgent } from "./agents";
 import { getConversation, recentMessages } from "./conversations";
@@ -82,7 +83,10 @@ function matchLabel(task: Task, output: string): string | null {
   return task.labels.find((l) => l.toLowerCase() === wanted) ?? null;
 }
 
-export async function executeTask(deps: Deps, input: ExecuteTaskInput): Promise<Execution> {
+/** The model seam's signature; executeTask takes it as a parameter so each route can be exercised. */
+export type Predictor = (deps: Deps, taskId: string, input: string) => Promise<Prediction | null>;
+
+export async function executeTask(deps: Deps, input: ExecuteTaskInput, predict: Predictor = predictForTask): Promise<Execution> {
   const started = performance.now();
   const data = parseInput(executeTaskSchema, input);
   const task = await getTask(deps, data.taskId);
@@ -95,7 +99,7 @@ export async function executeTask(deps: Deps, input: ExecuteTaskInput): Promise<
       throw validationFailed([{ path: "conversationId", message: "the conversation belongs to another task" }]);
     }
   } else {
-    conversationId = crypto.randomUUID();
+    conversationId = newId();
     isNewConversation = true;
   }
   const history = isNewConversation ? [] : await recentMessages(deps, conversationId, HISTORY_MESSAGES);
@@ -103,7 +107,7 @@ export async function executeTask(deps: Deps, input: ExecuteTaskInput): Promise<
   let prediction: Prediction | null = null;
   let modelNote = "";
   try {
-    prediction = await predictForTask(deps, task.id, data.input);
+    prediction = await predict(deps, task.id, data.input);
   } catch (error) {
     // The model runtime failing must not take executions down: the baseline still answers, and says why.
     modelNote = ` (model failed: ${error instanceof AppError ? error.code : "internal error"})`;
@@ -130,7 +134,7 @@ export async function executeTask(deps: Deps, input: ExecuteTaskInput): Promise<
     output = prediction!.label;
   }
 
-  const executionId = crypto.randomUUID();
+  const executionId = newId();
   const predictedLabel = prediction?.label ?? (output && task.kind === "classification" ? matchLabel(task, output) : null);
   const now = nowIso();
   const statements: D1PreparedStatement[] = [];
@@ -155,7 +159,7 @@ export async function executeTask(deps: Deps, input: ExecuteTaskInput): Promise<
         executionId, deps.accountId, task.id, conversationId, data.input, output, failure ? "failed" : "succeeded",
         failure?.code ?? null, route.path, route.reason + modelNote, predictedLabel, prediction?.confidence ?? null,
         JSON.stringify(prediction?.scores ?? []), JSON.stringify(prediction?.demonstrations ?? []),
-        prediction?.adaptationId ?? null, prediction?.modelVersion ?? null, llm?.model ?? null,
+        prediction?.adaptationId || null, prediction?.modelVersion ?? null, llm?.model ?? null,
         llm?.promptTokens ?? null, llm?.completionTokens ?? null, performance.now() - started, now,
       ),
   );
@@ -165,8 +169,8 @@ export async function executeTask(deps: Deps, input: ExecuteTaskInput): Promise<
       "INSERT INTO messages (id, conversation_id, role, content, execution_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
     );
     statements.push(
-      insertMessage.bind(crypto.randomUUID(), conversationId, "user", data.input, executionId, now),
-      insertMessage.bind(crypto.randomUUID(), conversationId, "assistant", output ?? "", executionId, nowIso(1)),
+      insertMessage.bind(newId(), conversationId, "user", data.input, executionId, now),
+      insertMessage.bind(newId(), conversationId, "assistant", output ?? "", executionId, nowIso(1)),
     );
   }
   await deps.db.batch(statements);

@@ -1,6 +1,7 @@
 // Feedback on an execution. A correction (label or output) becomes a new Example of the task (source
 // 'feedback') in the same batch as the Feedback row, so the task learns from it on its next adaptation;
 // every Feedback row also waits in the export queue (exported_at NULL) for the next meta-training run.
+import { newId } from "./ids";
 import type { z } from "zod";
 import type { Deps } from "./deps";
 import { validationFailed } from "./errors";
@@ -45,7 +46,7 @@ export async function submitFeedback(deps: Deps, input: SubmitFeedbackInput): Pr
   const example = correction
     ? insertExampleStatements(deps, task.id, [{ input: execution.input, label: data.correctedLabel, output: data.correctedOutput }], "feedback")
     : { ids: [], statements: [] };
-  const id = crypto.randomUUID();
+  const id = newId();
   await deps.db.batch([
     ...example.statements,
     deps.db

@@ -1,5 +1,6 @@
 // Tasks: what an agent learns from a handful of examples. Created explicitly, or drafted by the LLM from a
 // plain-language request (the seed's generate_description step), then stored with its examples in one batch.
+import { newId } from "./ids";
 import type { z } from "zod";
 import { getAgent } from "./agents";
 import type { Deps } from "./deps";
@@ -43,7 +44,7 @@ export async function listTasks(deps: Deps, filter: { agentId?: string | null } 
 async function insertTask(deps: Deps, data: z.output<typeof createTaskSchema>, sourceRequest: string | null): Promise<Task> {
   await getAgent(deps, data.agentId);
   checkExamplesFitTask(data, data.examples);
-  const id = crypto.randomUUID();
+  const id = newId();
   const task = deps.db
     .prepare(
       `INSERT INTO tasks (id, account_id, agent_id, name, description, kind, labels_json, parameters_json,

@@ -1,0 +1,35 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { authenticate, createAccountWithKey, hashApiKey } from "../../functions/accounts";
+import { AppError } from "../../functions/errors";
+
+describe("accounts and API keys", () => {
+  it("creates a key aa_<43 base64url>, storing only its SHA-256", async () => {
+    const { accountId, apiKey } = await createAccountWithKey(env.DB, "acme", { isAdmin: true, label: "ci" });
+    expect(apiKey).toMatch(/^aa_[A-Za-z0-9_-]{43}$/);
+    const rows = await env.DB.prepare("SELECT * FROM api_keys WHERE account_id = ?").bind(accountId).all<Record<string, unknown>>();
+    expect(rows.results).toHaveLength(1);
+    expect(rows.results[0]).toMatchObject({ key_hash: await hashApiKey(apiKey), is_admin: 1, label: "ci" });
+    expect(JSON.stringify(rows.results)).not.toContain(apiKey.slice(3));
+  });
+
+  it("hashes like `sha256sum`: lowercase hex of the full key string", async () => {
+    expect(await hashApiKey("abc")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  });
+
+  it("authenticates a Bearer key to its account and admin flag", async () => {
+    const admin = await createAccountWithKey(env.DB, "a", { isAdmin: true });
+    const user = await createAccountWithKey(env.DB, "b");
+    expect(await authenticate(env.DB, `Bearer ${admin.apiKey}`)).toEqual({ accountId: admin.accountId, isAdmin: true });
+    expect(await authenticate(env.DB, `bearer ${user.apiKey}`)).toEqual({ accountId: user.accountId, isAdmin: false });
+  });
+
+  it.each([null, "", "Bearer", "Basic abc", `Bearer aa_${"x".repeat(42)}`, `Bearer aa_${"x".repeat(43)}`, "Bearer aa_x y"])(
+    "rejects %j with UNAUTHENTICATED",
+    async (header) => {
+      const error = await authenticate(env.DB, header).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AppError);
+      expect((error as AppError).code).toBe("UNAUTHENTICATED");
+    },
+  );
+});

@@ -1,0 +1,57 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { AppError } from "../../functions/errors";
+import { addExamples, listExamples, removeExample } from "../../functions/examples";
+import { newAccount, newTask } from "../support/fixtures";
+
+const fail = async (p: Promise<unknown>) => (await p.then(() => null, (e: unknown) => e)) as AppError;
+
+describe("examples", () => {
+  it("adds, lists (paginated) and removes", async () => {
+    const { deps } = await newAccount();
+    const task = await newTask(deps, { examples: [] });
+    const added = await addExamples(deps, task.id, [
+      { input: "great", label: "positive" },
+      { input: "awful", label: "negative" },
+      { input: "fine", label: "positive" },
+    ]);
+    expect(added.map((e) => e.input)).toEqual(["great", "awful", "fine"]);
+    const page = await listExamples(deps, task.id, { first: 2 });
+    expect(page.nodes).toHaveLength(2);
+    expect(page.hasNextPage).toBe(true);
+    const rest = await listExamples(deps, task.id, { after: page.endCursor! });
+    expect(new Set([...page.nodes, ...rest.nodes].map((e) => e.id))).toEqual(new Set(added.map((e) => e.id)));
+    expect(await removeExample(deps, added[0]!.id)).toMatchObject({ input: "great" });
+    expect((await listExamples(deps, task.id)).nodes).toHaveLength(2);
+    expect((await fail(removeExample(deps, added[0]!.id))).code).toBe("NOT_FOUND");
+  });
+
+  it("rejects bad items before writing any of them", async () => {
+    const { deps } = await newAccount();
+    const task = await newTask(deps, { examples: [] });
+    const error = await fail(addExamples(deps, task.id, [{ input: "ok", label: "positive" }, { input: "", label: "positive" }]));
+    expect(error.code).toBe("VALIDATION_FAILED");
+    expect(error.issues[0]?.path).toBe("1.input");
+    expect((await fail(addExamples(deps, task.id, []))).code).toBe("VALIDATION_FAILED");
+    expect((await fail(addExamples(deps, "missing", [{ input: "x", label: "positive" }]))).code).toBe("NOT_FOUND");
+    expect((await listExamples(deps, task.id)).nodes).toHaveLength(0);
+  });
+
+  it("a D1 batch is all or nothing: a failing second statement leaves no first row", async () => {
+    const { deps, accountId } = await newAccount();
+    const task = await newTask(deps, { examples: [] });
+    const insert = env.DB.prepare("INSERT INTO examples (id, account_id, task_id, input, label, source) VALUES (?, ?, ?, ?, ?, ?)");
+    const batch = env.DB.batch([
+      insert.bind(crypto.randomUUID(), accountId, task.id, "kept?", "positive", "user"),
+      insert.bind(crypto.randomUUID(), accountId, task.id, "bad", "positive", "not-a-source"), // CHECK fails
+    ]);
+    await expect(batch).rejects.toThrow(/CHECK constraint/);
+    expect((await listExamples(deps, task.id)).nodes).toHaveLength(0);
+  });
+
+  it("D1 enforces foreign keys: an example for a missing task is refused", async () => {
+    const { accountId } = await newAccount();
+    const insert = env.DB.prepare("INSERT INTO examples (id, account_id, task_id, input) VALUES (?, ?, ?, ?)");
+    await expect(insert.bind(crypto.randomUUID(), accountId, "no-such-task", "x").run()).rejects.toThrow(/FOREIGN KEY/);
+  });
+});

@@ -1,0 +1,171 @@
+// executeTask end to end: real D1, the real openai SDK against the local LLM server. The model routes
+// ('model', 'model+llm') are driven by passing a Predictor, the seam functions/model fills in.
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { listMessages, listConversations, getConversation } from "../../functions/conversations";
+import { AppError } from "../../functions/errors";
+import { executeTask, getExecution, listExecutions, type Predictor } from "../../functions/executions";
+import { listExamples } from "../../functions/examples";
+import type { Prediction } from "../../functions/model/index";
+import { llmRequests, marker, newAccount, newTask, withEnv } from "../support/fixtures";
+
+const fail = async (p: Promise<unknown>) => (await p.then(() => null, (e: unknown) => e)) as AppError;
+
+/** A stored (inactive) model version and an adaptation of the task, as the model runtime would write them. */
+async function storedAdaptation(accountId: string, taskId: string): Promise<{ modelVersion: string; adaptationId: string }> {
+  const modelVersion = `test-${crypto.randomUUID()}`;
+  const adaptationId = crypto.randomUUID();
+  await env.DB.batch([
+    env.DB.prepare("INSERT INTO model_versions (version, r2_prefix, manifest_sha256, algorithm, encoder) VALUES (?, ?, ?, ?, ?)")
+      .bind(modelVersion, `models/${modelVersion}/`, "0".repeat(64), "protonet", "test"),
+    env.DB.prepare(
+      `INSERT INTO adaptations (id, account_id, task_id, model_version, algorithm, steps, support_size, labels_json, duration_ms, support_fingerprint)
+       VALUES (?, ?, ?, ?, 'protonet', 0, 4, '["positive","negative"]', 1.5, 'fp')`,
+    ).bind(adaptationId, accountId, taskId, modelVersion),
+  ]);
+  return { modelVersion, adaptationId };
+}
+
+const predicting = (p: Omit<Prediction, "demonstrations"> & { demonstrations?: Prediction["demonstrations"] }): Predictor =>
+  async () => ({ demonstrations: [], ...p });
+
+describe("executeTask: the in-context LLM baseline (no model yet)", () => {
+  it("prompts with instructions, description, labels and every example, then stores execution + turn", async () => {
+    const { deps } = await newAccount();
+    const task = await newTask(deps, { agent: { instructions: "You triage support mail." } });
+    const m = marker();
+    const execution = await executeTask(deps, { taskId: task.id, input: `Is this good? ${m}` });
+    expect(execution).toMatchObject({
+      status: "succeeded", path: "llm_baseline", output: `echo: Is this good? ${m}`, llmModel: "echo",
+      promptTokens: 42, completionTokens: 7, modelVersion: null, errorCode: null,
+    });
+    expect(execution.latencyMs).toBeGreaterThanOrEqual(0);
+    const [request] = await llmRequests(m);
+    const messages = request!.body.messages!;
+    expect(messages[0]!.role).toBe("system");
+    expect(messages[0]!.content).toContain("You triage support mail.");
+    expect(messages[0]!.content).toContain(task.description);
+    expect(messages[0]!.content).toContain("positive, negative");
+    // the four examples as demonstrations: user input → assistant label
+    expect(messages.slice(1, 9).map((x) => x.content)).toEqual([
+      "I love this product", "positive", "Fantastic support, thank you", "positive",
+      "This is broken again", "negative", "Worst purchase ever", "negative",
+    ]);
+    expect(messages.at(-1)).toEqual({ role: "user", content: `Is this good? ${m}` });
+    const turn = await listMessages(deps, execution.conversationId!);
+    expect(turn.nodes.map((x) => [x.role, x.content, x.executionId])).toEqual([
+      ["user", `Is this good? ${m}`, execution.id],
+      ["assistant", execution.output, execution.id],
+    ]);
+  });
+
+  it("continues a conversation: earlier turns come before the new input", async () => {
+    const { deps } = await newAccount();
+    const task = await newTask(deps, { examples: [] });
+    const first = await executeTask(deps, { taskId: task.id, input: "first question" });
+    const m = marker();
+    const second = await executeTask(deps, { taskId: task.id, input: `follow-up ${m}`, conversationId: first.conversationId });
+    expect(second.conversationId).toBe(first.conversationId);
+    const [request] = await llmRequests(m);
+    expect(request!.body.messages!.slice(1).map((x) => x.content)).toEqual(["first question", "echo: first question", `follow-up ${m}`]);
+    expect((await listMessages(deps, first.conversationId!)).nodes).toHaveLength(4);
+    expect((await listConversations(deps, task.id)).nodes.map((c) => c.id)).toEqual([first.conversationId]);
+    expect((await getConversation(deps, first.conversationId!)).taskId).toBe(task.id);
+  });
+
+  it("matches a classification answer to the task's label", async () => {
+    const { deps } = await newAccount();
+    const task = await newTask(deps, { agent: { llmModel: "label:Negative" } });
+    expect((await executeTask(deps, { taskId: task.id, input: "meh" })).predictedLabel).toBe("negative");
+  });
+
+  it.each([
+    ["slow", /timed out/],
+    ["error-500", /HTTP 500/],
+    ["malformed", /malformed/],
+  ])("LLM %s: a failed execution is stored, no conversation turn, typed error thrown", async (model, message) => {
+    const { deps } = await newAccount();
+    const task = await newTask(deps, { agent: { llmModel: model } });
+    const error = await fail(executeTask(deps, { taskId: task.id, input: "hello" }));
+    expect(error.code).toBe("LLM_UNAVAILABLE");
+    expect(error.message).toMatch(message);
+    const [failed] = (await listExecutions(deps, task.id)).nodes;
+    expect(failed).toMatchObject({ status: "failed", errorCode: "LLM_UNAVAILABLE", output: null, path: "llm_baseline" });
+    const msgs = await env.DB.prepare("SELECT COUNT(*) AS n FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.task_id = ?").bind(task.id).first<{ n: number }>();
+    expect(msgs!.n).toBe(0);
+  });
+
+  it("without a key: LLM_NOT_CONFIGURED, recorded as a failed execution", async () => {
+    const { deps } = await newAccount();
+    const task = await newTask(deps);
+    const error = await fail(executeTask(withEnv(deps, { LLM_API_KEY: "" }), { taskId: task.id, input: "x" }));
+    expect(error.code).toBe("LLM_NOT_CONFIGURED");
+    expect((await listExecutions(deps, task.id)).nodes[0]).toMatchObject({ status: "failed", errorCode: "LLM_NOT_CONFIGURED" });
+  });
+
+  it("validates input, conversation ownership and ids", async () => {
+    const { deps } = await newAccount();
+    const task = await newTask(deps);
+    const other = await newTask(deps);
+    const { conversationId } = await executeTask(deps, { taskId: other.id, input: "x" });
+    expect((await fail(executeTask(deps, { taskId: task.id, input: "   " }))).code).toBe("VALIDATION_FAILED");
+    expect((await fail(executeTask(deps, { taskId: task.id, input: "x".repeat(8001) }))).code).toBe("VALIDATION_FAILED");
+    const wrongConversation = await fail(executeTask(deps, { taskId: task.id, input: "x", conversationId }));
+    expect(wrongConversation.issues[0]?.path).toBe("conversationId");
+    expect((await fail(executeTask(deps, { taskId: "missing", input: "x" }))).code).toBe("NOT_FOUND");
+    expect((await fail(executeTask(deps, { taskId: task.id, input: "x", conversationId: "missing" }))).code).toBe("NOT_FOUND");
+    expect((await fail(getExecution(deps, "missing"))).code).toBe("NOT_FOUND");
+  });
+});
+
+describe("executeTask with a prediction from the model seam", () => {
+  it("'model': a confident classification is answered by the label alone, without the LLM", async () => {
+    const { deps, accountId } = await newAccount();
+    const task = await newTask(deps, { agent: { llmModel: "error-500" } }); // any LLM call would fail
+    const stored = await storedAdaptation(accountId, task.id);
+    const execution = await executeTask(
+      deps,
+      { taskId: task.id, input: "love it" },
+      predicting({ ...stored, label: "positive", confidence: 0.93, scores: [{ label: "positive", score: 0.93 }] }),
+    );
+    expect(execution).toMatchObject({
+      path: "model", output: "positive", predictedLabel: "positive", confidence: 0.93, ...stored,
+      llmModel: null, promptTokens: null, scores: [{ label: "positive", score: 0.93 }],
+    });
+  });
+
+  it("'model+llm': below the threshold the LLM answers, guided by the label and the retrieved examples", async () => {
+    const { deps, accountId } = await newAccount();
+    const task = await newTask(deps);
+    const stored = await storedAdaptation(accountId, task.id);
+    const examples = (await listExamples(deps, task.id)).nodes;
+    const nearest = examples[3]!; // "Worst purchase ever"
+    const m = marker();
+    const execution = await executeTask(
+      deps,
+      { taskId: task.id, input: `so bad ${m}` },
+      predicting({
+        ...stored, label: "negative", confidence: 0.55,
+        scores: [{ label: "negative", score: 0.55 }, { label: "positive", score: 0.45 }],
+        demonstrations: [{ exampleId: nearest.id, similarity: 0.8 }],
+      }),
+    );
+    expect(execution).toMatchObject({ path: "model+llm", predictedLabel: "negative", output: `echo: so bad ${m}` });
+    expect(execution.pathReason).toContain("< threshold 0.7");
+    const [request] = await llmRequests(m);
+    const messages = request!.body.messages!;
+    expect(messages[0]!.content).toContain('predicts "negative" with confidence 0.55');
+    expect(messages.slice(1).map((x) => x.content)).toEqual(["Worst purchase ever", "negative", `so bad ${m}`]);
+  });
+
+  it("a failing model runtime falls back to the baseline and says why", async () => {
+    const { deps } = await newAccount();
+    const task = await newTask(deps);
+    const broken: Predictor = async () => {
+      throw new AppError("MODEL_UNAVAILABLE", "artifact missing", 503);
+    };
+    const execution = await executeTask(deps, { taskId: task.id, input: "x" }, broken);
+    expect(execution.path).toBe("llm_baseline");
+    expect(execution.pathReason).toContain("model failed: MODEL_UNAVAILABLE");
+  });
+});
