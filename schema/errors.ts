@@ -17,17 +17,16 @@ function findAppError(error: unknown): AppError | null {
 export function maskGraphQLError(error: unknown, message: string): Error {
   const appError = findAppError(error);
   if (appError) {
-    const located = error instanceof GraphQLError ? error : null;
-    return new GraphQLError(appError.message, {
-      nodes: located?.nodes,
-      source: located?.source,
-      positions: located?.positions,
-      path: located?.path,
-      extensions: {
-        code: appError.code,
-        ...(appError.issues.length > 0 ? { issues: appError.issues } : {}),
-      },
-    });
+    const extensions = {
+      code: appError.code,
+      ...(appError.issues.length > 0 ? { issues: appError.issues } : {}),
+    };
+    if (error instanceof GraphQLError) {
+      // Returning the same (located) error tells Yoga it was expected: it logs only errors it had to mask.
+      Object.assign(error.extensions, extensions);
+      return error;
+    }
+    return new GraphQLError(appError.message, { extensions });
   }
   // isDev=false: never attach the original error (stack, messages that might quote config) to a response.
   return maskError(error, message, false);
