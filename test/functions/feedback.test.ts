@@ -1,0 +1,103 @@
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { AppError } from "../../functions/errors";
+import { listExamples } from "../../functions/examples";
+import { executeTask } from "../../functions/executions";
+import { listFeedback, submitFeedback } from "../../functions/feedback";
+import { exportFeedback, type FeedbackExportRecord } from "../../functions/feedbackExport";
+import worker from "../../workers/index";
+import { newAccount, newTask } from "../support/fixtures";
+
+const fail = async (p: Promise<unknown>) => (await p.then(() => null, (e: unknown) => e)) as AppError;
+
+async function executed() {
+  const account = await newAccount();
+  const task = await newTask(account.deps);
+  const execution = await executeTask(account.deps, { taskId: task.id, input: "the app crashes on login" });
+  return { ...account, task, execution };
+}
+
+async function readJsonl(key: string): Promise<FeedbackExportRecord[]> {
+  const object = await env.MODELS.get(key);
+  expect(object).not.toBeNull();
+  return (await object!.text()).trim().split("\n").map((line) => JSON.parse(line) as FeedbackExportRecord);
+}
+
+describe("submitFeedback", () => {
+  it("a rating alone is stored without a new example", async () => {
+    const { deps, task, execution } = await executed();
+    const feedback = await submitFeedback(deps, { executionId: execution.id, rating: 1, comment: "spot on" });
+    expect(feedback).toMatchObject({ rating: 1, comment: "spot on", exampleId: null, exportedAt: null, taskId: task.id });
+    expect((await listExamples(deps, task.id)).nodes).toHaveLength(4);
+    expect((await listFeedback(deps, task.id)).nodes.map((f) => f.id)).toEqual([feedback.id]);
+  });
+
+  it("a correction becomes an example of the task (source 'feedback')", async () => {
+    const { deps, task, execution } = await executed();
+    const feedback = await submitFeedback(deps, { executionId: execution.id, rating: -1, correctedLabel: "negative" });
+    const examples = (await listExamples(deps, task.id)).nodes;
+    const created = examples.find((e) => e.id === feedback.exampleId);
+    expect(created).toMatchObject({ input: "the app crashes on login", label: "negative", source: "feedback" });
+  });
+
+  it("validates the correction against the task and the input shape", async () => {
+    const { deps, accountId, execution } = await executed();
+    const wrong = await fail(submitFeedback(deps, { executionId: execution.id, correctedLabel: "maybe" }));
+    expect(wrong.issues[0]?.path).toBe("correctedLabel");
+    const outputOnly = await fail(submitFeedback(deps, { executionId: execution.id, correctedOutput: "text" }));
+    expect(outputOnly.issues[0]?.path).toBe("correctedLabel");
+    expect((await fail(submitFeedback(deps, { executionId: execution.id }))).code).toBe("VALIDATION_FAILED");
+    expect((await fail(submitFeedback(deps, { executionId: execution.id, rating: 2 as 1 }))).code).toBe("VALIDATION_FAILED");
+    expect((await fail(submitFeedback(deps, { executionId: "missing", rating: 1 }))).code).toBe("NOT_FOUND");
+    const rows = await env.DB.prepare("SELECT COUNT(*) AS n FROM feedback WHERE account_id = ?").bind(accountId).first<{ n: number }>();
+    expect(rows!.n).toBe(0);
+  });
+
+  it("generation tasks are corrected with an output", async () => {
+    const { deps } = await newAccount();
+    const task = await newTask(deps, { kind: "generation", labels: [], examples: [{ input: "hi", output: "Hello!" }] });
+    const execution = await executeTask(deps, { taskId: task.id, input: "hey" });
+    const feedback = await submitFeedback(deps, { executionId: execution.id, correctedOutput: "Hey there!" });
+    expect((await listExamples(deps, task.id)).nodes.find((e) => e.id === feedback.exampleId)?.output).toBe("Hey there!");
+    expect((await fail(submitFeedback(deps, { executionId: execution.id, correctedLabel: "x" }))).issues[0]?.path).toBe("correctedOutput");
+  });
+});
+
+describe("feedback export (scheduled)", () => {
+  it("writes unexported feedback to R2 as JSONL and marks it exported, once", async () => {
+    const { deps, task, execution } = await executed();
+    const a = await submitFeedback(deps, { executionId: execution.id, rating: -1, correctedLabel: "negative" });
+    const b = await submitFeedback(deps, { executionId: execution.id, rating: 1 });
+    const now = new Date("2031-01-02T03:04:05.678Z");
+    const result = await exportFeedback(env.DB, env.MODELS, now);
+    expect(result.key).toBe("feedback/2031-01-02T03:04:05.678Z.jsonl");
+    const records = await readJsonl(result.key!);
+    expect(records.length).toBe(result.count);
+    const mine = records.filter((r) => r.taskId === task.id);
+    expect(mine).toEqual([
+      {
+        feedbackId: a.id, taskId: task.id, executionId: execution.id, taskKind: "classification", taskLabels: ["positive", "negative"],
+        text: "the app crashes on login", output: execution.output, predictedLabel: null, rating: -1,
+        correctedLabel: "negative", correctedOutput: null, modelVersion: null, createdAt: a.createdAt,
+      },
+      expect.objectContaining({ feedbackId: b.id, rating: 1, correctedLabel: null }),
+    ]);
+    expect((await listFeedback(deps, task.id)).nodes.map((f) => f.exportedAt)).toEqual([now.toISOString(), now.toISOString()]);
+    const again = await exportFeedback(env.DB, env.MODELS, new Date("2031-01-02T03:05:00.000Z"));
+    const reexported = again.key ? (await readJsonl(again.key)).filter((r) => r.taskId === task.id) : [];
+    expect(reexported).toEqual([]);
+  });
+
+  it("runs from the Worker's scheduled handler", async () => {
+    const { deps, task, execution } = await executed();
+    const feedback = await submitFeedback(deps, { executionId: execution.id, correctedLabel: "negative" });
+    const scheduledTime = Date.parse("2032-05-06T07:08:09.000Z");
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ scheduledTime, cron: "*/15 * * * *" }), env, ctx);
+    await waitOnExecutionContext(ctx);
+    const records = await readJsonl("feedback/2032-05-06T07:08:09.000Z.jsonl");
+    expect(records.map((r) => r.feedbackId)).toContain(feedback.id);
+    expect((await listFeedback(deps, task.id)).nodes[0]?.exportedAt).toBe("2032-05-06T07:08:09.000Z");
+  });
+});
