@@ -1,0 +1,34 @@
+// /graphql as mounted by the Worker (workers/index.ts): the key is checked by the Hono layer and the
+// GraphiQL page needs none; the schema itself is tested under test/graphql.
+import { describe, expect, it } from "vitest";
+import { call, newAccount, newAgent } from "../support/fixtures";
+
+const query = (q: string, headers: Record<string, string> = { "content-type": "application/json" }) =>
+  call("/graphql", { body: { query: q }, headers });
+
+describe("/graphql through the Worker", () => {
+  it("serves GraphiQL to a browser GET without a key", async () => {
+    const res = await call("/graphql", { headers: { accept: "text/html" } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/html");
+  });
+
+  it("answers an operation without (or with a bad) key with a GraphQL-shaped 401", async () => {
+    for (const headers of [
+      { "content-type": "application/json" },
+      { "content-type": "application/json", authorization: `Bearer aa_${"B".repeat(43)}` },
+    ]) {
+      const res = await query("{ __typename }", headers);
+      expect(res.status).toBe(401);
+      expect((res.json as { errors: { extensions: { code: string } }[] }).errors[0]?.extensions.code).toBe("UNAUTHENTICATED");
+    }
+  });
+
+  it("runs an operation for the key's account", async () => {
+    const a = await newAccount();
+    const agent = await newAgent(a.deps, { name: "Visible" });
+    const res = await query(`{ agent(id: "${agent.id}") { id name } }`, a.headers);
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ data: { agent: { id: agent.id, name: "Visible" } } });
+  });
+});
