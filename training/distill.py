@@ -1,0 +1,288 @@
+"""Distil the teacher (all-MiniLM-L6-v2) into the static edge encoder.
+
+Why static: in workerd a transformer costs ~470 MB and ~20 ms per input (docs/benchmarks.md,
+../shared/docs/recipes.md); a table lookup + mean costs a few MB and microseconds.
+
+Recipe (model2vec-style, then tuned):
+1. per-token teacher embeddings: every vocabulary token alone as "[CLS] tok [SEP]", mean-pooled;
+2. a d-dimensional basis P: the top-d right singular vectors of the teacher's *sentence* embeddings
+   of the tuning corpus, so the student is trained to reproduce the subspace that carries the
+   sentence-level geometry (prototypes, cosine retrieval) rather than token-level variance;
+3. SIF weights a / (a + p(token)) from token frequencies of the tuning corpus (frequent, contentless
+   tokens count less in the mean); unseen tokens get weight 1;
+4. tuning: the table is trained so that the mean of its rows over a text has maximal cosine with
+   the teacher's sentence embedding projected on P, with an L2 pull towards the initial table (rows
+   of tokens the corpus never shows stay where step 1-3 put them, and the tuned rows must stay
+   compatible with them); early stopping on meta-valid texts;
+5. optional trimmed vocabulary ([unusedN] and non-ASCII tokens ignored: rows = -1), int8 per-row.
+
+The tuning corpus is meta-training utterances only: for the cross-dataset evaluation of a target,
+only the other two sets' train texts (`static:<target>`); for the shipped student, the train splits
+of all sets (never a test split).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from training.encoders import CACHE_ROOT, TeacherEncoder, embed, teacher_path
+from training.static_encoder import StaticEncoder, quantize_rows
+
+ENCODERS_CACHE = CACHE_ROOT / "encoders"
+# Bump when the recipe changes in a way DistillConfig does not capture: cached students are keyed by it.
+RECIPE_VERSION = 1
+SPECIAL_TOKENS = ("[PAD]", "[CLS]", "[SEP]")
+
+
+@dataclass
+class DistillConfig:
+    dim: int = 256  # embedding size; 128 halves the table
+    trim: bool = True  # ignore [unusedN] and non-ASCII tokens (rows = -1)
+    tune: bool = True  # step 4; False = pure model2vec-style PCA + SIF table
+    sif_a: float = 1e-3
+    epochs: int = 12
+    batch_size: int = 256
+    lr: float = 3e-3
+    pull: float = 1e-3  # weight of the L2 pull towards the initial table
+    patience: int = 2  # epochs without meta-valid improvement before stopping
+    max_tokens: int = 128  # = the teacher tokenizer.json's truncation
+    seed: int = 0
+    name: str = "static-minilm"
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+
+
+# Sizes measured in `python -m training evaluate --distill-compare`; the default ships (see
+# docs/benchmarks.md, "Distillation").
+SHIPPED = DistillConfig()
+
+
+def teacher_tokenizer_json() -> str:
+    return (teacher_path() / "tokenizer.json").read_text(encoding="utf-8")
+
+
+def _tokenizer():
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_str(teacher_tokenizer_json())
+    tok.no_padding()
+    return tok
+
+
+def special_ids() -> list[int]:
+    tok = _tokenizer()
+    return sorted(tok.token_to_id(t) for t in SPECIAL_TOKENS)
+
+
+def token_embeddings(teacher: TeacherEncoder | None = None, ids: list[int] | None = None) -> np.ndarray:
+    """Teacher embedding of each token id in `ids` (default: the whole vocabulary, cached on disk)."""
+    import torch
+
+    cache = ENCODERS_CACHE / "token-embeddings-minilm-l6.npy"
+    if ids is None and cache.is_file():
+        return np.load(cache)
+    teacher = teacher or TeacherEncoder()
+    tok = _tokenizer()
+    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    all_ids = list(range(tok.get_vocab_size())) if ids is None else list(ids)
+    out = np.zeros((len(all_ids), teacher.dim), np.float32)
+    step = 1024
+    for start in range(0, len(all_ids), step):
+        chunk = torch.tensor(all_ids[start : start + step], dtype=torch.long)[:, None]
+        batch = torch.cat([torch.full_like(chunk, cls_id), chunk, torch.full_like(chunk, sep_id)], dim=1)
+        hidden = teacher.token_states(batch, torch.ones_like(batch))
+        out[start : start + step] = hidden.mean(1).numpy()
+    if ids is None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.save(cache, out)
+    return out
+
+
+def trimmed_rows(vocab_size: int, specials: list[int]) -> np.ndarray:
+    """id -> row for kept tokens, -1 for [unusedN], non-ASCII tokens and the (always dropped) specials."""
+    tok = _tokenizer()
+    rows = np.full(vocab_size, -1, dtype=np.int32)
+    n = 0
+    for i in range(vocab_size):
+        t = tok.id_to_token(i)
+        if i in specials or t.startswith("[unused") or not t.isascii():
+            continue
+        rows[i] = n
+        n += 1
+    return rows
+
+
+def _bags(texts: list[str], max_tokens: int, specials: list[int], rows: np.ndarray | None):
+    """Per text the kept table rows, exactly as StaticEncoder.kept_rows computes them."""
+    tok = _tokenizer()
+    tok.enable_truncation(max_tokens)
+    special = np.array(specials)
+    out = []
+    for e in tok.encode_batch(texts):
+        ids = np.array(e.ids, dtype=np.int64)
+        ids = ids[~np.isin(ids, special)]
+        if rows is not None:
+            ids = rows[ids].astype(np.int64)
+            ids = ids[ids >= 0]
+        out.append(ids)
+    return out
+
+
+def sif_weights(bags: list[np.ndarray], n_rows: int, a: float) -> np.ndarray:
+    counts = np.bincount(np.concatenate(bags), minlength=n_rows).astype(np.float64) if bags else np.zeros(n_rows)
+    p = counts / max(counts.sum(), 1.0)
+    return (a / (a + p)).astype(np.float32)
+
+
+def _mean_cos(table, bags, targets) -> float:
+    import torch
+    import torch.nn.functional as F
+
+    flat = torch.from_numpy(np.concatenate(bags))
+    offsets = torch.tensor(np.cumsum([0] + [len(b) for b in bags[:-1]]), dtype=torch.long)
+    with torch.no_grad():
+        pred = F.embedding_bag(flat, table, offsets, mode="mean")
+        return float(F.cosine_similarity(pred, targets, dim=1).mean())
+
+
+def _tune(cfg: DistillConfig, table0: np.ndarray, bags, targets, vbags, vtargets, log):
+    """Step 4: cosine to the projected teacher embedding, L2 pull to table0, early stop on valid."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(cfg.seed)
+    base = torch.from_numpy(table0)
+    table = torch.nn.Parameter(base.clone())
+    opt = torch.optim.Adam([table], lr=cfg.lr)
+    y, vy = torch.from_numpy(targets), torch.from_numpy(vtargets)
+    rng = np.random.default_rng(cfg.seed)
+    best, best_cos, bad = base.clone(), _mean_cos(base, vbags, vy), 0
+    log.append({"epoch": 0, "valid_cos": best_cos})
+    print(f"[distill] untuned table: meta-valid cos {best_cos:.4f}", file=sys.stderr)
+    for epoch in range(1, cfg.epochs + 1):
+        order = rng.permutation(len(bags))
+        total = 0.0
+        for s in range(0, len(order), cfg.batch_size):
+            idx = order[s : s + cfg.batch_size]
+            chunk = [bags[i] for i in idx]
+            flat = torch.from_numpy(np.concatenate(chunk))
+            offsets = torch.tensor(np.cumsum([0] + [len(b) for b in chunk[:-1]]), dtype=torch.long)
+            pred = F.embedding_bag(flat, table, offsets, mode="mean")
+            touched = torch.unique(flat)  # the pull only on rows this batch moves: O(batch), not O(vocab)
+            loss = (1 - F.cosine_similarity(pred, y[idx], dim=1)).mean() \
+                + cfg.pull * (table[touched] - base[touched]).pow(2).sum(1).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+        vcos = _mean_cos(table.detach(), vbags, vy)
+        log.append({"epoch": epoch, "train_loss": total / len(bags), "valid_cos": vcos})
+        print(f"[distill] epoch {epoch}: train loss {total / len(bags):.4f}, meta-valid cos {vcos:.4f}",
+              file=sys.stderr)
+        if vcos > best_cos + 1e-4:
+            best, best_cos, bad = table.detach().clone(), vcos, 0
+        else:
+            bad += 1
+            if bad >= cfg.patience:
+                break
+    return best.numpy()
+
+
+def distill(cfg: DistillConfig, tune_texts: list[str], valid_texts: list[str],
+            teacher: TeacherEncoder | None = None, token_ids: list[int] | None = None
+            ) -> tuple[StaticEncoder, dict]:
+    """Builds a student. `token_ids` restricts the vocabulary (tests: a tiny vocabulary)."""
+    t0 = time.time()
+    tok_json = teacher_tokenizer_json()
+    specials = special_ids()
+    vocab = _tokenizer().get_vocab_size()
+    if token_ids is not None:  # tiny vocabulary: every other id ignored
+        rows = np.full(vocab, -1, np.int32)
+        keep = [i for i in sorted(set(token_ids)) if i not in specials]
+        rows[keep] = np.arange(len(keep), dtype=np.int32)
+    else:
+        rows = trimmed_rows(vocab, specials) if cfg.trim else None
+    kept_ids = np.flatnonzero(rows >= 0) if rows is not None else np.arange(vocab)
+    if token_ids is not None:
+        emb = token_embeddings(teacher or TeacherEncoder(), ids=kept_ids.tolist())
+    else:
+        emb = token_embeddings(teacher)[kept_ids]
+    teacher = teacher or TeacherEncoder()
+    y = embed(teacher, tune_texts)
+    # Step 2: uncentred SVD keeps the common direction all sentence embeddings share.
+    _, sv, vt = np.linalg.svd(y, full_matrices=False)
+    basis = vt[: cfg.dim].T.astype(np.float32)  # [384, dim]
+    explained = float((sv[: cfg.dim] ** 2).sum() / (sv ** 2).sum())
+    n_rows = len(kept_ids)
+    bags = _bags(tune_texts, cfg.max_tokens, specials, rows)
+    weights = sif_weights(bags, n_rows, cfg.sif_a)
+    table0 = (emb @ basis) * weights[:, None]
+    table0 /= np.median(np.linalg.norm(table0, axis=1)) + 1e-12  # unit scale keeps Adam's lr meaningful
+    report: dict = {"config": asdict(cfg), "tune_texts": len(tune_texts), "valid_texts": len(valid_texts),
+                    "rows": n_rows, "basis_explained_variance": explained, "log": []}
+    table = table0.astype(np.float32)
+    if cfg.tune:
+        keep = [i for i, b in enumerate(bags) if len(b)]
+        vy = embed(teacher, valid_texts) @ basis
+        vbags = _bags(valid_texts, cfg.max_tokens, specials, rows)
+        vkeep = [i for i, b in enumerate(vbags) if len(b)]
+        table = _tune(cfg, table, [bags[i] for i in keep], (y @ basis)[keep],
+                      [vbags[i] for i in vkeep], vy[vkeep], report["log"])
+    q, scales = quantize_rows(table)
+    student = StaticEncoder(q, scales, tok_json, specials, cfg.max_tokens, rows, cfg.name)
+    report.update(tag=student.tag, seconds=round(time.time() - t0, 1),
+                  table_bytes=int(q.nbytes), quant_max_abs_error=float(
+                      np.abs(q.astype(np.float32) * scales[:, None] - table).max()))
+    return student, report
+
+
+def tuning_corpus(holdout: str | None) -> tuple[list[str], list[str]]:
+    """(tune, valid) texts: never a text of the held-out target, never a test split."""
+    from training import data
+
+    part = data.cross_dataset_partition(holdout) if holdout else data.all_sets_partition()
+    return [u.text for u in part.meta_train], [u.text for u in part.meta_valid]
+
+
+def build_student(cfg: DistillConfig, holdout: str | None = None) -> StaticEncoder:
+    """The student for a config and tuning corpus, built once and cached under .cache/encoders/."""
+    out = ENCODERS_CACHE / f"{cfg.name}-r{RECIPE_VERSION}-{cfg.key()}-{holdout or 'all'}"
+    if (out / "static_encoder.json").is_file():
+        return StaticEncoder.load(out)
+    tune, valid = tuning_corpus(holdout)
+    student, report = distill(cfg, tune, valid)
+    report["holdout"] = holdout
+    tmp = out.with_name(out.name + ".tmp")
+    student.save(tmp, provenance=report)
+    tmp.rename(out)
+    return student
+
+
+def shipped_student(holdout: str | None = None) -> StaticEncoder:
+    return build_student(SHIPPED, holdout)
+
+
+def add_command(subparsers) -> None:
+    p = subparsers.add_parser("distill", help="distil the teacher into the static edge encoder")
+    p.add_argument("--out", required=True, help="folder for static_table.i8, static_scales.f32, ...")
+    p.add_argument("--dim", type=int, default=SHIPPED.dim)
+    p.add_argument("--no-trim", action="store_true", help="keep the whole vocabulary")
+    p.add_argument("--no-tune", action="store_true", help="PCA + SIF only (model2vec-style)")
+    p.add_argument("--holdout", default=None, help="cross-dataset target whose texts must not tune it")
+    p.set_defaults(run=_cli)
+
+
+def _cli(args) -> None:
+    from dataclasses import replace
+
+    cfg = replace(SHIPPED, dim=args.dim, trim=not args.no_trim, tune=not args.no_tune)
+    student = build_student(cfg, args.holdout)
+    section = student.save(args.out)
+    print(json.dumps(section, indent=2))
