@@ -1,9 +1,10 @@
 // ModelVersion: the registry of meta-trained artifacts in R2. Global: every account may read it; only
 // admin keys may activate a version (FORBIDDEN otherwise).
 import {
-  activateModelVersion, getActiveModelVersion, getModelVersion, listModelVersions,
+  activateModelVersion, getActiveModelVersion, getModelVersion, listModelVersions, registerModelVersion,
 } from "../functions/modelVersions";
 import { builder } from "./builder";
+import { withoutNulls } from "./input";
 import { forwardPageArgs, pageArgs, toConnection } from "./page";
 import { ModelVersionConnection, ModelVersionRef } from "./refs";
 
@@ -42,11 +43,32 @@ builder.queryFields((t) => ({
   }),
 }));
 
-builder.mutationField("activateModelVersion", (t) =>
-  t.field({
+const RegisterModelVersionInput = builder.inputType("RegisterModelVersionInput", {
+  description: "A version already published to R2 under r2Prefix (docs/model-artifact.md).",
+  fields: (t) => ({
+    version: t.string({ required: true }),
+    r2Prefix: t.string({ required: true }),
+    manifestSha256: t.string({ required: true }),
+    algorithm: t.string({ required: true }),
+    encoder: t.string({ required: true }),
+    metrics: t.field({ type: "JSON" }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  registerModelVersion: t.field({
+    type: ModelVersionRef,
+    description: "Admin only: registers a published version (inactive). CONFLICT if the version exists: versions are immutable.",
+    args: { input: t.arg({ type: RegisterModelVersionInput, required: true }) },
+    resolve: (_root, { input }, ctx) => {
+      const { metrics, ...rest } = withoutNulls(input);
+      return registerModelVersion(ctx.deps, ctx.auth, { ...rest, metrics: metrics as Record<string, unknown> | undefined });
+    },
+  }),
+  activateModelVersion: t.field({
     type: ModelVersionRef,
     description: "Admin only (FORBIDDEN otherwise): makes this version the active one, deactivating the previous.",
     args: { version: t.arg.id({ required: true }) },
     resolve: (_root, { version }, ctx) => activateModelVersion(ctx.deps, ctx.auth, String(version)),
   }),
-);
+}));
