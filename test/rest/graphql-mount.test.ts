@@ -14,10 +14,11 @@ describe("/graphql through the Worker", () => {
   });
 
   it("answers an operation without (or with a bad) key with a GraphQL-shaped 401", async () => {
-    for (const headers of [
+    const headerSets: Record<string, string>[] = [
       { "content-type": "application/json" },
       { "content-type": "application/json", authorization: `Bearer aa_${"B".repeat(43)}` },
-    ]) {
+    ];
+    for (const headers of headerSets) {
       const res = await query("{ __typename }", headers);
       expect(res.status).toBe(401);
       expect((res.json as { errors: { extensions: { code: string } }[] }).errors[0]?.extensions.code).toBe("UNAUTHENTICATED");
