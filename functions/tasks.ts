@@ -4,7 +4,7 @@ import { newId } from "./ids";
 import type { z } from "zod";
 import { getAgent } from "./agents";
 import type { Deps } from "./deps";
-import { llmUnavailable, notFound } from "./errors";
+import { llmUnavailable, notFound, validationFailed } from "./errors";
 import { checkExamplesFitTask, insertExampleStatements } from "./examples";
 import { chatComplete, type LlmEnv } from "./llm";
 import { embedNewExamples } from "./model/index";
@@ -88,7 +88,18 @@ export async function createTaskFromRequest(deps: Deps, input: CreateTaskFromReq
 
 export async function updateTask(deps: Deps, id: string, input: UpdateTaskInput): Promise<Task> {
   const data = parseInput(updateTaskSchema, input);
-  await getTask(deps, id);
+  const task = await getTask(deps, id);
+  if (data.labels && data.labels.length > 0 && task.kind === "classification") {
+    // A label set that drops a label still used by an example would leave that example unanswerable.
+    const { results } = await deps.db
+      .prepare("SELECT DISTINCT label FROM examples WHERE account_id = ? AND task_id = ? AND label IS NOT NULL")
+      .bind(deps.accountId, id)
+      .all<{ label: string }>();
+    const dropped = results.map((r) => r.label).filter((l) => !data.labels!.includes(l));
+    if (dropped.length > 0) {
+      throw validationFailed([{ path: "labels", message: `examples still use: ${dropped.join(", ")} (remove or relabel them first)` }]);
+    }
+  }
   const columns: Record<string, unknown> = {
     name: data.name,
     description: data.description,

@@ -80,6 +80,9 @@ describe("tasks", () => {
     expect((await fail(getTask(deps, a.id))).code).toBe("NOT_FOUND");
     expect((await fail(updateTask(deps, a.id, { name: "x" }))).code).toBe("NOT_FOUND");
     expect((await fail(updateTask(deps, b.id, { confidenceThreshold: 2 }))).code).toBe("VALIDATION_FAILED");
+    const dropsUsed = await fail(updateTask(deps, b.id, { labels: ["positive"] }));
+    expect(dropsUsed.issues).toEqual([{ path: "labels", message: expect.stringContaining("negative") }]);
+    expect((await updateTask(deps, b.id, { labels: ["positive", "negative", "neutral"] })).labels).toHaveLength(3);
     expect((await fail(listTasks(deps, { agentId: "missing" }))).code).toBe("NOT_FOUND");
   });
 });
