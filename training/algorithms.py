@@ -91,7 +91,7 @@ def adapt(model: MetaModel, support_features: torch.Tensor, support_onehot: torc
             gw, gb = gw + model.cfg.inner_l2 * (weight - w0), gb + model.cfg.inner_l2 * (bias - b0)
         if first_order:
             gw, gb = gw.detach(), gb.detach()
-        k = min(s, lr_w.shape[0] - 1)  # steps beyond the meta-trained ones reuse the last step size
+        k = min(s, max(model.cfg.steps, 1) - 1)  # steps beyond the meta-trained ones reuse the last step size
         weight = weight - lr_w[k] * gw
         bias = bias - lr_b[k] * gb
     stats["loss_after"] = support_loss(model, support_features, support_onehot, weight, bias)

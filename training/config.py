@@ -24,6 +24,7 @@ class TrainConfig:
     query: int = 5
     tasks_per_batch: int = 16          # episodes per outer step (split across DDP ranks)
     dynamic_sampling: bool = True      # rarer and harder labels sampled more often
+    limit_per_label: int = 0           # >0: keep at most this many examples per label (quick runs)
     # the model (training.model.ModelConfig)
     features: int = 256
     hidden: int = 512
@@ -79,7 +80,8 @@ class TrainConfig:
 
 PRESETS: dict[str, dict] = {
     # ~1 minute on two CPU cores: only proves the pipeline end to end, not accuracy.
-    "smoke": dict(meta_steps=40, tasks_per_batch=4, hidden=128, valid_every=20, valid_episodes=16, warmup_steps=5),
+    "smoke": dict(meta_steps=40, tasks_per_batch=4, hidden=128, valid_every=20, valid_episodes=16, warmup_steps=5,
+                  limit_per_label=20),
     # what `npm start` installs: a few CPU minutes on all three sets' train splits.
     "default": dict(meta_steps=300, tasks_per_batch=8, valid_every=50),
     # a GPU run: more episodes per step and more steps; the teacher-sized budget does not matter there.

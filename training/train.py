@@ -156,10 +156,25 @@ def embed_rows(encoder, rows: list[data.Utterance]) -> LabeledEmbeddings:
 def partition_for(cfg: TrainConfig) -> data.Partition:
     kind, _, arg = cfg.protocol.partition(":")
     if kind == "cross":
-        return data.cross_dataset_partition(arg)
-    if kind == "labels":
-        return data.label_split_partition(arg)
-    return data.all_sets_partition()
+        part = data.cross_dataset_partition(arg)
+    elif kind == "labels":
+        part = data.label_split_partition(arg)
+    else:
+        part = data.all_sets_partition()
+    if cfg.limit_per_label:
+        part.meta_train = _limit(part.meta_train, cfg.limit_per_label)
+        part.meta_valid = _limit(part.meta_valid, cfg.limit_per_label)
+    return part
+
+
+def _limit(rows: list[data.Utterance], k: int) -> list[data.Utterance]:
+    seen: dict[str, int] = {}
+    out = []
+    for u in rows:  # the first k per label: deterministic, and the files are not sorted by difficulty
+        if seen.get(u.label, 0) < k:
+            seen[u.label] = seen.get(u.label, 0) + 1
+            out.append(u)
+    return out
 
 
 def save_checkpoint(path: Path, model: MetaModel, cfg: TrainConfig, history: list[dict], encoder_info: dict) -> None:

@@ -1,0 +1,113 @@
+"""`python -m training <command>`: smoke, default, train, export, publish (+ distill/evaluate when present).
+
+Each module registers its own subcommand with `add_command(subparsers)`; adding one is one line below.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+# Modules that contribute subcommands (H4's distill/evaluate register themselves here when they exist).
+COMMAND_MODULES = ["training.publish", "training.distill", "training.evaluate"]
+
+
+def _encoder(name: str):
+    """The encoder to build for. The static edge student is H4's; until it can be built, say so loudly."""
+    from training.encoders import get_encoder
+    try:
+        return get_encoder(name)
+    except (ImportError, AttributeError) as err:
+        if name != "static":
+            raise
+        print(f"[training] WARNING: static edge encoder unavailable ({err}); building with the TRANSFORMER "
+              f"teacher instead. This artifact is NOT the edge version (issue 5).", file=sys.stderr)
+        return get_encoder("teacher")
+
+
+def _valid_vs_prototypes(result: dict, cfg) -> dict:
+    """Meta-valid episode accuracy of the meta-learned head vs frozen-encoder prototypes, same episodes."""
+    import torch
+    from training import algorithms
+    from training.train import embed_rows, valid_batches
+    model, valid = result["model"], embed_rows(result["encoder"], result["partition"].meta_valid)
+    batches = valid_batches(cfg, valid, torch.device("cpu"), torch.float32)
+    accs = {"meta_learned": [], "frozen_prototypes": []}
+    with torch.no_grad():
+        for b in batches:
+            accs["meta_learned"].append(float(algorithms.episode_query_loss(model, b, "maml")[1]))
+            for sx, sy, qx, qy in zip(b["support_x"], b["support_y"], b["query_x"], b["query_y"]):
+                protos = torch.stack([sx[sy == c].mean(0) for c in range(int(sy.max()) + 1)])
+                sim = torch.nn.functional.normalize(qx, dim=-1) @ torch.nn.functional.normalize(protos, dim=-1).T
+                accs["frozen_prototypes"].append(float((sim.argmax(-1) == qy).float().mean()))
+    return {f"meta_valid_{cfg.ways}way_{cfg.shots}shot_acc_{k}": round(sum(v) / len(v), 4) for k, v in accs.items()}
+
+
+def build(preset: str | None, out: Path, config_path: str | None = None, **overrides) -> dict:
+    """Meta-train with a preset/config, evaluate on meta-valid episodes, export + verify an artifact."""
+    import torch
+    from training import export, train
+    from training.config import load_config
+    cfg = load_config(preset, config_path, **overrides)
+    torch.set_num_threads(cfg.threads)
+    if out.exists() and any(out.iterdir()):
+        raise SystemExit(f"{out} is not empty: artifacts are immutable, choose a new --out")
+    t0 = time.time()
+    encoder = _encoder(cfg.encoder)
+    result = train.main(cfg, out / "training", encoder)
+    metrics = {"history_last": result["history"][-1], **_valid_vs_prototypes(result, cfg),
+               "train_seconds": round(time.time() - t0, 1)}
+    manifest = export.build_artifact(result["model"], encoder, out, cfg.algorithm, cfg.to_dict(), metrics)
+    print(f"[training] {manifest['version']} written to {out} in {time.time() - t0:.0f} s "
+          f"(parity max |diff| {manifest['parity']['max_abs_diff']:.2e})")
+    print(json.dumps(metrics, indent=1))
+    return manifest
+
+
+def _build_command(subparsers, name: str, help_text: str, preset: str | None) -> None:
+    p = subparsers.add_parser(name, help=help_text)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--config", help="JSON file of TrainConfig fields (over the preset)")
+    p.add_argument("--algorithm"); p.add_argument("--encoder"); p.add_argument("--protocol")
+    p.add_argument("--meta-steps", type=int, dest="meta_steps"); p.add_argument("--device")
+    p.set_defaults(run=lambda a: build(preset, a.out, a.config, algorithm=a.algorithm, encoder=a.encoder,
+                                       protocol=a.protocol, meta_steps=a.meta_steps, device=a.device))
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    sub = ap.add_subparsers(dest="command", required=True)
+    _build_command(sub, "smoke", "tiny end-to-end meta-training + evaluation + export on CPU (~1-2 min)", "smoke")
+    _build_command(sub, "default", "the artifact `npm start` installs (CPU, a few minutes)", "default")
+    _build_command(sub, "train", "a full run from --config (the container's entry point)", None)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name != name:
+                raise
+            continue
+        if hasattr(module, "add_command"):
+            module.add_command(sub)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    from training.config import ConfigError
+    from training.data import DataError
+    args = parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (ConfigError, DataError) as err:
+        raise SystemExit(f"error: {err}") from err
+
+
+if __name__ == "__main__":
+    main()
