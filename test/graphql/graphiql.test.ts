@@ -1,40 +1,26 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { handleGraphQL } from "../../schema/yoga";
+import { call } from "../support/fixtures";
+import { codes, gql } from "./gql";
 
-describe("GraphiQL", () => {
+describe("GraphiQL at /graphql", () => {
   it("serves the offline GraphiQL page to a browser without a key", async () => {
-    const ctx = createExecutionContext();
-    const res = await handleGraphQL(
-      new Request("http://local/graphql", { headers: { accept: "text/html" } }),
-      env,
-      ctx,
-      null,
-    );
-    await waitOnExecutionContext(ctx);
+    const res = await call("/graphql", { headers: { accept: "text/html,application/xhtml+xml" } });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("text/html");
-    const html = await res.text();
-    expect(html).toContain("YogaGraphiQL.renderYogaGraphiQL");
-    // Offline: every asset is inlined, nothing is fetched from a CDN.
-    expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+stylesheet[^>]+href=["']https?:/);
-    expect(html).not.toContain("unpkg.com");
+    expect(res.text).toContain("YogaGraphiQL.renderYogaGraphiQL");
+    expect(res.text).toContain("adaptagent GraphQL");
+    // Offline: scripts and styles are inlined, nothing is loaded from a CDN.
+    expect(res.text).not.toMatch(/<script[^>]*\ssrc=/);
+    expect(res.text).not.toMatch(/<link[^>]*stylesheet/);
+    expect(res.text).not.toMatch(/unpkg\.com|jsdelivr|cdn\./);
   });
 
-  it("refuses an operation without a key", async () => {
-    const res = await handleGraphQL(
-      new Request("http://local/graphql", {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ query: "{ ping }" }),
-      }),
-      env,
-      createExecutionContext(),
-      null,
-    );
-    expect(res.status).toBe(401);
-    const body = await res.json<{ errors: { extensions: { code: string } }[] }>();
-    expect(body.errors[0]?.extensions.code).toBe("UNAUTHENTICATED");
+  it("does not run operations without a key, even as a GET", async () => {
+    const get = await call(`/graphql?query=${encodeURIComponent("{ agents { edges { cursor } } }")}`, { headers: { accept: "application/json" } });
+    expect(get.status).toBe(401);
+    expect((get.json as { errors: { extensions: { code: string } }[] }).errors[0]?.extensions.code).toBe("UNAUTHENTICATED");
+    const post = await gql(null, `{ llm { configured } }`);
+    expect(post.status).toBe(401);
+    expect(codes(post)).toEqual(["UNAUTHENTICATED"]);
   });
 });
