@@ -2,6 +2,7 @@ import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-worker
 import { defineConfig } from "vitest/config";
 import { graphiqlWithoutSourceMap } from "./test/graphql/graphiql-sourcemap.js";
 import { freePort } from "./test/support/fake-llm.js";
+import { serveArtifacts, testArtifactName } from "./test/model/artifact-server.js";
 
 // One pool for every Worker test: importing the 14 MB onnxruntime wasm costs ~6 s per pool.
 export default defineConfig(async () => {
@@ -25,7 +26,10 @@ export default defineConfig(async () => {
             LLM_API_KEY: "sk-test-SECRET-never-leak-4f1c2a",
             LLM_TIMEOUT_MS: "1000",
             LLM_MAX_RETRIES: "1",
+            TEST_ARTIFACT: testArtifactName,
           },
+          // Model artifacts built on disk, read by test/model/* to fill the local R2 bucket.
+          serviceBindings: { TEST_ARTIFACTS: serveArtifacts },
         },
       }),
     ],

@@ -1,10 +1,41 @@
-// Adapting a task: fit the active model's head to the task's support set (the inner loop, at the edge).
-// !!! STUB (written by H2 so the GraphQL adaptTask mutation has its seam; H5 / issue 4 replaces it) !!!
-// No model runtime exists yet, so every call answers MODEL_UNAVAILABLE — never a fake Adaptation.
+// Adaptations of a task's head to its support set (the inner loop, run at the edge by functions/model).
 import type { Deps } from "./deps";
-import { modelUnavailable } from "./errors";
-import type { Adaptation } from "./types";
+import { modelUnavailable, validationFailed } from "./errors";
+import { adaptedTask } from "./model/adaptation";
+import { getActiveModel } from "./model/loader";
+import { loadSupport } from "./model/support";
+import { listPage } from "./pagination";
+import { toAdaptation, type AdaptationRow } from "./rows";
+import { getTask } from "./tasks";
+import type { Adaptation, Page, PageArgs } from "./types";
 
-export async function adaptTask(_deps: Deps, _taskId: string): Promise<Adaptation> {
-  throw modelUnavailable("No model version is active: adaptation needs a meta-trained model (STUB until issue 4).");
+/** The task's current Adaptation: reused while its examples and the model version are unchanged, else redone. */
+export async function adaptTask(deps: Deps, taskId: string): Promise<Adaptation> {
+  await getTask(deps, taskId);
+  const model = await getActiveModel(deps);
+  if (!model) throw modelUnavailable("No ModelVersion is active: publish and activate one before adapting tasks.");
+  const support = await loadSupport(deps, model, taskId);
+  const adapted = await adaptedTask(deps, model, taskId, support);
+  if (!adapted) {
+    throw validationFailed([{ path: "taskId", message: "adaptation needs labelled examples of at least 2 labels" }]);
+  }
+  return adapted.adaptation;
+}
+
+export async function getLatestAdaptation(deps: Deps, taskId: string): Promise<Adaptation | null> {
+  await getTask(deps, taskId);
+  const row = await deps.db
+    .prepare("SELECT * FROM adaptations WHERE account_id = ? AND task_id = ? ORDER BY created_at DESC, id DESC LIMIT 1")
+    .bind(deps.accountId, taskId)
+    .first<AdaptationRow>();
+  return row ? toAdaptation(row) : null;
+}
+
+export async function listAdaptations(deps: Deps, taskId: string, page: PageArgs = {}): Promise<Page<Adaptation>> {
+  await getTask(deps, taskId);
+  return listPage<AdaptationRow, Adaptation>(
+    deps.db,
+    { table: "adaptations", where: "account_id = ? AND task_id = ?", params: [deps.accountId, taskId], map: toAdaptation },
+    page,
+  );
 }

@@ -1,7 +1,12 @@
 // Edge model runtime: the seam between the domain functions and the meta-learned model.
-// !!! STUB (issue 4): no model is loaded yet. Every call reports "no model", so executions take the
-// in-context LLM baseline and adaptTask answers MODEL_UNAVAILABLE. Issue 4 replaces this module.
+// The active ModelVersion is loaded from R2 into this isolate (loader.ts), examples are featurised when
+// added (support.ts), the head is adapted per task by the exported inner loop (adaptation.ts), and an
+// execution encodes only its input: label, confidence, top-k scores, nearest examples as demonstrations.
 import type { Deps } from "../deps";
+import { adaptedTask } from "./adaptation";
+import { getActiveModel } from "./loader";
+import { softmax } from "./runtime";
+import { embedExamples, loadSupport, nearest } from "./support";
 
 export interface LabelScore {
   label: string;
@@ -15,17 +20,59 @@ export interface Demonstration {
 
 export interface Prediction {
   modelVersion: string;
-  adaptationId: string;
+  adaptationId: string | null; // null only when the task has a single label (nothing to adapt)
   label: string;
   confidence: number;
   scores: LabelScore[]; // top-k, best first
   demonstrations: Demonstration[]; // nearest support examples, best first
 }
 
-/** Returns null when no model version is active (callers fall back to the LLM baseline). */
-export async function predictForTask(_deps: Deps, _taskId: string, _input: string): Promise<Prediction | null> {
-  return null;
+export const TOP_K = 5;
+export const DEMONSTRATIONS = 5;
+
+/**
+ * Null when no model version is active, or the task has no labelled example yet (callers fall back to
+ * the in-context LLM baseline). Throws MODEL_UNAVAILABLE when the active version cannot be loaded and
+ * this isolate has no earlier version to keep serving.
+ */
+export async function predictForTask(deps: Deps, taskId: string, input: string): Promise<Prediction | null> {
+  const model = await getActiveModel(deps);
+  if (!model) return null;
+  const support = await loadSupport(deps, model, taskId);
+  const adapted = await adaptedTask(deps, model, taskId, support);
+  const query = await model.featurise([input]);
+  const demonstrations = nearest(support.features, support.ids.length, model.features, query, DEMONSTRATIONS).map((n) => ({
+    exampleId: support.ids[n.index]!,
+    similarity: n.similarity,
+  }));
+  if (!adapted) {
+    const only = support.labels.find((l): l is string => !!l);
+    if (!only) return null;
+    // One label: it is the only possible answer, and there is no head to adapt.
+    return { modelVersion: model.version, adaptationId: null, label: only, confidence: 1, scores: [{ label: only, score: 1 }], demonstrations };
+  }
+  const probabilities = softmax(await model.logits(query, 1, adapted.head));
+  const scores = adapted.labels
+    .map((label, i) => ({ label, score: probabilities[i]! }))
+    .sort((a, b) => b.score - a.score)
+    .slice(0, TOP_K);
+  return {
+    modelVersion: model.version,
+    adaptationId: adapted.adaptation.id,
+    label: scores[0]!.label,
+    confidence: scores[0]!.score,
+    scores,
+    demonstrations,
+  };
 }
 
-/** Called after examples are stored, so embeddings are computed once, not per execution. */
-export async function embedNewExamples(_deps: Deps, _exampleIds: string[]): Promise<void> {}
+/** Called after examples are stored, so features are computed once, not per execution. */
+export async function embedNewExamples(deps: Deps, exampleIds: string[]): Promise<void> {
+  try {
+    const model = await getActiveModel(deps);
+    if (model) await embedExamples(deps, model, exampleIds);
+  } catch (error) {
+    // Adding examples must not fail because the model is down: they are embedded lazily on first use.
+    console.warn(JSON.stringify({ event: "embed_failed", count: exampleIds.length, error: error instanceof Error ? error.message : String(error) }));
+  }
+}

@@ -1,0 +1,110 @@
+// Which ModelVersion this isolate serves. Every request does one cheap D1 read of the active version;
+// when it is the one already loaded, the loaded model is reused (sessions are created once per isolate
+// per version). A new active version is loaded from R2 (every file's sha256 checked) and swapped in
+// without a restart. If it cannot be loaded, the isolate keeps serving the version it had and retries
+// after RETRY_MS; with nothing loaded, callers get MODEL_UNAVAILABLE.
+import type { Deps } from "../deps";
+import { AppError, modelUnavailable } from "../errors";
+import { readFiles, readManifest } from "./artifact";
+import { createSession } from "./ort";
+import { LoadedModel } from "./runtime";
+import { StaticEncoder } from "./staticEncoder";
+
+const RETRY_MS = 30_000;
+
+interface ActiveRow {
+  version: string;
+  r2_prefix: string;
+  manifest_sha256: string;
+}
+
+let current: LoadedModel | null = null;
+const loading = new Map<string, Promise<LoadedModel>>();
+const failures = new Map<string, { at: number; error: AppError }>();
+
+/** Counters a test reads to prove sessions are created once per version, not per request. */
+export const loaderStats = { loads: 0, sessionsCreated: 0 };
+
+/** Forgets everything loaded (tests only: a fresh isolate without restarting workerd). */
+export function resetModelCacheForTests(): void {
+  current = null;
+  loading.clear();
+  failures.clear();
+}
+
+export async function activeVersionRow(deps: Deps): Promise<ActiveRow | null> {
+  return deps.db
+    .prepare("SELECT version, r2_prefix, manifest_sha256 FROM model_versions WHERE active = 1")
+    .first<ActiveRow>();
+}
+
+/**
+ * The model to use for this request: null when no version is active; the active one when it loads;
+ * the previously loaded one (with a warning) when the active one is broken; else MODEL_UNAVAILABLE.
+ */
+export async function getActiveModel(deps: Deps): Promise<LoadedModel | null> {
+  const row = await activeVersionRow(deps);
+  if (!row) return null;
+  if (current?.version === row.version) return current;
+  const failed = failures.get(row.version);
+  if (failed && Date.now() - failed.at < RETRY_MS) return fallback(row.version, failed.error);
+  let pending = loading.get(row.version);
+  if (!pending) {
+    pending = loadVersion(deps.models, row).finally(() => loading.delete(row.version));
+    loading.set(row.version, pending);
+  }
+  try {
+    const model = await pending;
+    current = model;
+    failures.delete(row.version);
+    return model;
+  } catch (error) {
+    const typed = error instanceof AppError ? error : modelUnavailable(`ModelVersion ${row.version} could not be loaded.`);
+    if (!(error instanceof AppError)) console.error(JSON.stringify({ event: "model_load_crashed", version: row.version, error: String(error) }));
+    failures.set(row.version, { at: Date.now(), error: typed });
+    return fallback(row.version, typed);
+  }
+}
+
+function fallback(version: string, error: AppError): LoadedModel {
+  console.warn(JSON.stringify({ event: "model_load_failed", version, serving: current?.version ?? null, reason: error.message }));
+  if (current) return current;
+  throw error;
+}
+
+async function loadVersion(bucket: R2Bucket, row: ActiveRow): Promise<LoadedModel> {
+  loaderStats.loads += 1;
+  const manifest = await readManifest(bucket, row.r2_prefix, row.manifest_sha256);
+  if (manifest.version !== row.version) {
+    throw modelUnavailable(`The manifest under ${row.r2_prefix} describes ${manifest.version}, not ${row.version}.`);
+  }
+  const enc = manifest.encoder.files;
+  const names = [
+    "tokenizer.json",
+    enc.table ?? "static_table.i8",
+    enc.scales ?? "static_scales.f32",
+    ...(enc.rows ? [enc.rows] : []),
+    "adapter.onnx",
+    "adapt.onnx",
+    "head.onnx",
+  ];
+  const files = await readFiles(bucket, row.r2_prefix, manifest, names);
+  const encoder = StaticEncoder.create(manifest, files);
+  const session = async (name: string) => {
+    try {
+      const s = await createSession(new Uint8Array(files.get(name)!));
+      loaderStats.sessionsCreated += 1;
+      return s;
+    } catch (error) {
+      throw modelUnavailable(`${row.r2_prefix}${name} is not a model onnxruntime can load (${String(error).slice(0, 200)}).`);
+    } finally {
+      files.delete(name); // the graph now lives in the wasm heap: drop the JS copy
+    }
+  };
+  // Sequential on purpose: the first call initialises the ORT backend once.
+  const adapter = await session("adapter.onnx");
+  const adapt = await session("adapt.onnx");
+  const head = await session("head.onnx");
+  console.log(JSON.stringify({ event: "model_loaded", version: manifest.version, encoder: manifest.encoder.tag, algorithm: manifest.algorithm }));
+  return new LoadedModel(manifest, encoder, adapter, adapt, head);
+}

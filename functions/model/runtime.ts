@@ -1,0 +1,116 @@
+// One loaded ModelVersion: the static encoder (TypeScript) plus the adapter, adaptation step and head
+// (ORT sessions). Pure computation on typed arrays; loading and caching live in loader.ts.
+import { modelUnavailable } from "../errors";
+import type { Manifest } from "./artifact";
+import { Tensor, type Session } from "./ort";
+import type { StaticEncoder } from "./staticEncoder";
+
+export interface Head {
+  ways: number;
+  features: number;
+  weight: Float32Array; // [ways, features] row-major
+  bias: Float32Array; // [ways]
+}
+
+export interface AdaptResult {
+  head: Head;
+  lossBefore: number;
+  lossAfter: number;
+  accBefore: number;
+  accAfter: number;
+}
+
+const scalar = (t: Tensor | undefined): number => Number((t?.data as Float32Array | undefined)?.[0] ?? Number.NaN);
+
+export class LoadedModel {
+  readonly version: string;
+  readonly algorithm: string;
+  readonly steps: number;
+  readonly features: number;
+
+  constructor(
+    readonly manifest: Manifest,
+    readonly encoder: StaticEncoder,
+    private readonly adapter: Session,
+    private readonly adaptStep: Session,
+    private readonly headSession: Session,
+  ) {
+    this.version = manifest.version;
+    this.algorithm = manifest.algorithm;
+    this.steps = manifest.adaptation.steps;
+    this.features = manifest.features;
+  }
+
+  /** Sentence embeddings through the adapter: float32 [texts.length × features]. */
+  async featurise(texts: string[]): Promise<Float32Array> {
+    if (texts.length === 0) return new Float32Array(0);
+    return this.adapterFeatures(this.encoder.encode(texts), texts.length);
+  }
+
+  async adapterFeatures(embeddings: Float32Array, n: number): Promise<Float32Array> {
+    const out = await this.adapter.run({ embedding: new Tensor("float32", embeddings, [n, this.encoder.dim]) });
+    const features = out.features;
+    if (!features || features.dims[1] !== this.features) {
+      throw modelUnavailable(`adapter.onnx of ${this.version} did not return features [${n}, ${this.features}].`);
+    }
+    return features.data as Float32Array;
+  }
+
+  /** Runs adapt.onnx: the meta-learned inner loop over the support set. `labels[i]` indexes a way. */
+  async adapt(supportFeatures: Float32Array, labels: Int32Array, ways: number): Promise<AdaptResult> {
+    const support = labels.length;
+    const onehot = new Float32Array(support * ways);
+    labels.forEach((way, i) => (onehot[i * ways + way] = 1));
+    const out = await this.adaptStep.run({
+      support_features: new Tensor("float32", supportFeatures, [support, this.features]),
+      support_labels: new Tensor("float32", onehot, [support, ways]),
+    });
+    const weight = out.weight?.data as Float32Array | undefined;
+    const bias = out.bias?.data as Float32Array | undefined;
+    if (!weight || !bias || weight.length !== ways * this.features || bias.length !== ways) {
+      throw modelUnavailable(`adapt.onnx of ${this.version} did not return a head [${ways}, ${this.features}].`);
+    }
+    return {
+      head: { ways, features: this.features, weight: Float32Array.from(weight), bias: Float32Array.from(bias) },
+      lossBefore: scalar(out.loss_before),
+      lossAfter: scalar(out.loss_after),
+      accBefore: scalar(out.acc_before),
+      accAfter: scalar(out.acc_after),
+    };
+  }
+
+  /** Logits [n × ways] of features under an adapted head (head.onnx: the temperature is inside). */
+  async logits(features: Float32Array, n: number, head: Head): Promise<Float32Array> {
+    const out = await this.headSession.run({
+      features: new Tensor("float32", features, [n, this.features]),
+      weight: new Tensor("float32", head.weight, [head.ways, this.features]),
+      bias: new Tensor("float32", head.bias, [head.ways]),
+    });
+    return out.logits!.data as Float32Array;
+  }
+}
+
+/** Softmax of one row of logits (numerically stable). */
+export function softmax(logits: Float32Array, offset = 0, ways = logits.length): Float64Array {
+  let max = -Infinity;
+  for (let i = 0; i < ways; i++) max = Math.max(max, logits[offset + i]!);
+  const p = new Float64Array(ways);
+  let sum = 0;
+  for (let i = 0; i < ways; i++) sum += p[i] = Math.exp(logits[offset + i]! - max);
+  for (let i = 0; i < ways; i++) p[i]! /= sum;
+  return p;
+}
+
+/** Head rows and bias packed as the adaptations.head BLOB: float32 weight [ways, features] then bias. */
+export function packHead(head: Head): ArrayBuffer {
+  const out = new Float32Array(head.weight.length + head.bias.length);
+  out.set(head.weight, 0);
+  out.set(head.bias, head.weight.length);
+  return out.buffer;
+}
+
+export function unpackHead(blob: ArrayBuffer, ways: number, features: number): Head | null {
+  if (blob.byteLength !== (ways * features + ways) * 4) return null;
+  const all = new Float32Array(blob.slice(0));
+  return { ways, features, weight: all.subarray(0, ways * features), bias: all.subarray(ways * features) };
+}

@@ -1,0 +1,105 @@
+// The edge runtime against the artifact the training side exported: golden vectors (ids exactly,
+// floats within the manifest's tolerance), sessions created once per isolate, typed failures for
+// missing/corrupt/off-budget artifacts while the loaded version keeps serving, and a version switch.
+import { env } from "cloudflare:workers";
+import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { depsFor } from "../../functions/deps";
+import { AppError } from "../../functions/errors";
+import { getActiveModel, loaderStats, resetModelCacheForTests } from "../../functions/model/loader";
+import { backendInitialisations } from "../../functions/model/ort";
+import { artifactJson, artifactManifest, deactivateAll, publishArtifact, worstExcess } from "./publish";
+
+interface Golden {
+  texts: string[];
+  input_ids: number[][];
+  embedding: number[][];
+  features: number[][];
+  adapt: {
+    support_features: number[][]; support_labels: number[][]; weight: number[][]; bias: number[];
+    loss_before: number; loss_after: number; acc_before: number; acc_after: number;
+  };
+  head: { features: number[][]; logits: number[][] };
+}
+
+const deps = () => depsFor(env, "model-tests");
+const uniq = (tag: string) => `${tag}-${crypto.randomUUID().slice(0, 8)}`;
+
+beforeEach(() => resetModelCacheForTests());
+afterAll(() => deactivateAll());
+
+describe("golden vectors of the exported artifact", async () => {
+  const manifest = await artifactManifest();
+  const golden = await artifactJson<Golden>(manifest.golden ?? "golden.json");
+  const { atol, rtol } = manifest.tolerance ?? { atol: 1e-4, rtol: 1e-3 };
+
+  it("loads the active version and reproduces ids, embeddings, features, adaptation and logits", async () => {
+    await publishArtifact({ version: uniq("golden") });
+    const model = (await getActiveModel(deps()))!;
+    expect(model.manifest.encoder.tag).toBe(manifest.encoder.tag);
+    // ids: exactly
+    expect(golden.texts.map((t) => model.encoder.tokenize(t))).toEqual(golden.input_ids);
+    // step 2 (TypeScript table lookup) and step 3 (adapter.onnx)
+    const embedding = model.encoder.encode(golden.texts);
+    expect(worstExcess(embedding, golden.embedding.flat(), atol, rtol)).toBeLessThanOrEqual(0);
+    const features = await model.featurise(golden.texts);
+    expect(worstExcess(features, golden.features.flat(), atol, rtol)).toBeLessThanOrEqual(0);
+    // adapt.onnx on the golden support set
+    const labels = Int32Array.from(golden.adapt.support_labels.map((row) => row.indexOf(1)));
+    const ways = golden.adapt.support_labels[0]!.length;
+    const adapted = await model.adapt(Float32Array.from(golden.adapt.support_features.flat()), labels, ways);
+    expect(worstExcess(adapted.head.weight, golden.adapt.weight.flat(), atol, rtol)).toBeLessThanOrEqual(0);
+    expect(worstExcess(adapted.head.bias, golden.adapt.bias, atol, rtol)).toBeLessThanOrEqual(0);
+    expect(worstExcess([adapted.lossBefore, adapted.lossAfter, adapted.accBefore, adapted.accAfter],
+      [golden.adapt.loss_before, golden.adapt.loss_after, golden.adapt.acc_before, golden.adapt.acc_after], atol, rtol)).toBeLessThanOrEqual(0);
+    // head.onnx with the golden head
+    const n = golden.head.features.length;
+    const head = { ways, features: model.features, weight: Float32Array.from(golden.adapt.weight.flat()), bias: Float32Array.from(golden.adapt.bias) };
+    const logits = await model.logits(Float32Array.from(golden.head.features.flat()), n, head);
+    expect(worstExcess(logits, golden.head.logits.flat(), atol, rtol)).toBeLessThanOrEqual(0);
+  });
+
+  it("creates the ORT backend once per isolate and the sessions once per version, not per request", async () => {
+    await publishArtifact({ version: uniq("reuse") });
+    const first = await getActiveModel(deps());
+    const sessions = loaderStats.sessionsCreated;
+    for (let i = 0; i < 5; i++) expect((await getActiveModel(deps())) === first).toBe(true);
+    expect(loaderStats.sessionsCreated).toBe(sessions);
+    expect(backendInitialisations).toBe(1);
+  });
+});
+
+describe("broken artifacts", () => {
+  const code = async (promise: Promise<unknown>) => promise.then(() => "ok", (e: unknown) => (e instanceof AppError ? e.code : String(e)));
+
+  it("a corrupt file gives MODEL_UNAVAILABLE when nothing was loaded before", async () => {
+    await publishArtifact({ version: uniq("corrupt"), corrupt: "adapt.onnx" });
+    expect(await code(getActiveModel(deps()))).toBe("MODEL_UNAVAILABLE");
+  });
+
+  it("a missing file gives MODEL_UNAVAILABLE", async () => {
+    await publishArtifact({ version: uniq("missing"), omit: "head.onnx" });
+    await expect(getActiveModel(deps())).rejects.toThrow(/missing from R2/);
+  });
+
+  it("a transformer-encoder artifact is refused with a clear error", async () => {
+    await publishArtifact({ version: uniq("transformer"), manifest: (m) => void (m.encoder.kind = "transformer") });
+    await expect(getActiveModel(deps())).rejects.toThrow(/"transformer" encoder.*128 MB/);
+  });
+
+  it("the isolate keeps serving the version it had when the new active one is corrupt", async () => {
+    const good = await publishArtifact({ version: uniq("good") });
+    expect((await getActiveModel(deps()))!.version).toBe(good);
+    await publishArtifact({ version: uniq("bad"), corrupt: "static_table.i8" });
+    expect((await getActiveModel(deps()))!.version).toBe(good);
+  });
+});
+
+describe("version switch", () => {
+  it("activating another version switches over on the next request, without a restart", async () => {
+    const a = await publishArtifact({ version: uniq("va") });
+    expect((await getActiveModel(deps()))!.version).toBe(a);
+    const b = await publishArtifact({ version: uniq("vb") });
+    expect((await getActiveModel(deps()))!.version).toBe(b);
+    expect(backendInitialisations).toBe(1);
+  });
+});
