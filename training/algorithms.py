@@ -83,6 +83,10 @@ def adapt(model: MetaModel, support_features: torch.Tensor, support_onehot: torc
     weight, bias = init_head(model, support_features, support_onehot)
     w0, b0 = weight, bias
     lr_w, lr_b = model.step_sizes()
+    # Curvature of the CE w.r.t. the head grows with temperature²: dividing by it keeps a step size
+    # meaning the same thing while the temperature is meta-learned (and MAML's inner loop stable).
+    norm = model.temperature() ** -2
+    lr_w, lr_b = lr_w * norm, lr_b * norm
     stats = {"loss_before": support_loss(model, support_features, support_onehot, weight, bias),
              "acc_before": _accuracy(model, support_features, support_onehot, weight, bias)}
     for s in range(steps):

@@ -29,7 +29,7 @@ class TrainConfig:
     features: int = 256
     hidden: int = 512
     adaptation_steps: int = 5
-    inner_lr: float = 0.5
+    inner_lr: float = 1.0             # in logit units: the step is divided by temperature²
     temperature: float = 10.0
     inner_l2: float = 0.0
     # outer loop

@@ -23,7 +23,7 @@ class ModelConfig:
     hidden: int = 512              # residual MLP width inside the adapter; 0 = linear adapter only
     head_init: str = "prototypes"  # "prototypes" (Proto-MAML / ProtoNets) or "learned" (MAML)
     steps: int = 5                 # adaptation_steps of the inner loop (train and edge alike)
-    inner_lr: float = 0.5          # initial inner-loop step size
+    inner_lr: float = 1.0          # initial inner-loop step size, in logit units (divided by temperature²)
     learn_step_sizes: bool = True  # Meta-SGD: per-step, per-feature step sizes are meta-parameters
     temperature: float = 10.0      # initial logit scale (features are unit vectors)
     inner_l2: float = 0.0          # inner-loop pull towards the initial head (regularises few shots)

@@ -90,7 +90,7 @@ def test_each_algorithm_improves_meta_valid_loss(algorithm):
     valid = separable(seed=1, dim=8, per_label=12, offset=100)
     cfg = TrainConfig(algorithm=algorithm, ways=4, shots=2, query=3, tasks_per_batch=4, meta_steps=30,
                       valid_every=30, valid_episodes=32, features=8, hidden=0, progress=False, warmup_steps=3,
-                      outer_lr=1e-2, reptile_inner_lr=0.3)
+                      outer_lr=3e-2, reptile_inner_lr=0.3, reptile_inner_steps=3)
     model, history = meta_train(cfg, train, valid)
     assert history[0]["step"] == 0 and history[-1]["step"] == 30
     assert history[-1]["valid_loss"] < history[0]["valid_loss"] - 0.1, history

@@ -1,0 +1,119 @@
+"""Export: ONNX parity with PyTorch within the stated tolerance, manifest hashes, refusal on mismatch,
+immutable publishing, and the D1 registration statements against the real migration."""
+import copy
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from training import export, manifest, publish
+from training.model import MetaModel, ModelConfig
+from training.tests.standin import TinyStaticEncoder
+
+torch.set_num_threads(2)
+REPO = Path(__file__).resolve().parents[2]
+
+
+def trained_like(head_init="prototypes", seed=0):
+    torch.manual_seed(seed)
+    m = MetaModel(ModelConfig(dim=16, features=8, hidden=12, head_init=head_init, steps=3, learn_step_sizes=True))
+    with torch.no_grad():  # as if meta-trained: nothing left at its identity/zero initialisation
+        for p in m.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+    return m
+
+
+@pytest.mark.parametrize("head_init", ["prototypes", "learned"])
+def test_artifact_parity_and_manifest(tmp_path, head_init):
+    m = trained_like(head_init)
+    man = export.build_artifact(m, TinyStaticEncoder(), tmp_path, "meta_sgd", {"x": 1}, {"acc": 0.5})
+    assert re.fullmatch(r"\d{8}-\d{6}-meta_sgd-static", man["version"])
+    assert man["parity"]["max_abs_diff"] <= man["tolerance"]["atol"]
+    names = {f["name"] for f in man["files"]}
+    assert {"adapter.onnx", "adapt.onnx", "head.onnx", "tokenizer.json", "golden.json", "static_table.i8"} <= names
+    for f in man["files"]:  # the hashes and sizes are those of the files on disk
+        assert manifest.sha256_file(tmp_path / f["name"]) == f["sha256"]
+        assert (tmp_path / f["name"]).stat().st_size == f["bytes"]
+    adapt = next(f for f in man["files"] if f["name"] == "adapt.onnx")
+    assert adapt["inputs"][1] == {"name": "support_labels", "dtype": "float32", "shape": ["support", "ways"]}
+    assert manifest.verify_artifact(tmp_path)["version"] == man["version"]
+
+    # golden.json reproduces through onnxruntime for a Worker-style consumer
+    golden = json.loads((tmp_path / "golden.json").read_text())
+    sess = ort.InferenceSession(str(tmp_path / "adapt.onnx"))
+    out = sess.run(None, {"support_features": np.array(golden["adapt"]["support_features"], np.float32),
+                          "support_labels": np.array(golden["adapt"]["support_labels"], np.float32)})
+    np.testing.assert_allclose(out[0], golden["adapt"]["weight"], atol=1e-4, rtol=1e-3)
+    assert golden["input_ids"][6] == [101, 102] and np.all(np.array(golden["embedding"][6]) == 0)
+    assert len(golden["input_ids"][7]) == 128  # truncated to encoder.max_tokens
+
+    # a new number of ways and a new support size go through the same graph (dynamic axes)
+    sf = np.random.default_rng(1).normal(size=(19, 8)).astype(np.float32)
+    labels = np.eye(7, dtype=np.float32)[np.r_[np.arange(7), np.arange(12) % 7]]
+    w, b, lb, la, ab, aa = sess.run(None, {"support_features": sf, "support_labels": labels})
+    assert w.shape == (7, 8) and b.shape == (7,) and la < lb
+
+
+def test_refuses_to_publish_a_mismatch(tmp_path, monkeypatch):
+    m = trained_like()
+    real = export.export_meta_model
+
+    def export_a_different_model(model, out):
+        other = copy.deepcopy(model)
+        with torch.no_grad():
+            other.log_step_w.mul_(1.5)  # what a stale or mis-traced graph would look like
+        real(other, out)
+
+    monkeypatch.setattr(export, "export_meta_model", export_a_different_model)
+    with pytest.raises(export.ExportMismatch):
+        export.build_artifact(m, TinyStaticEncoder(), tmp_path, "meta_sgd", {})
+    assert not (tmp_path / "manifest.json").exists()
+    with pytest.raises(manifest.ManifestError):
+        manifest.verify_artifact(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory):
+    out = tmp_path_factory.mktemp("artifact")
+    export.build_artifact(trained_like(), TinyStaticEncoder(), out, "proto_maml", {})
+    return out
+
+
+def test_tampered_file_is_detected(artifact, tmp_path):
+    copy_dir = tmp_path / "a"
+    copy_dir.mkdir()
+    for p in artifact.iterdir():
+        (copy_dir / p.name).write_bytes(p.read_bytes())
+    data = bytearray((copy_dir / "head.onnx").read_bytes()); data[-1] ^= 1
+    (copy_dir / "head.onnx").write_bytes(bytes(data))
+    with pytest.raises(manifest.ManifestError):
+        manifest.verify_artifact(copy_dir)
+
+
+def test_publish_local_never_overwrites(artifact, tmp_path):
+    dest = publish.publish_local(artifact, tmp_path)
+    assert manifest.verify_artifact(dest)
+    with pytest.raises(publish.AlreadyPublished):
+        publish.publish_local(artifact, tmp_path)
+
+
+def test_register_sql_activates_exactly_one(artifact):
+    db = sqlite3.connect(":memory:")  # D1 is SQLite: run the very migration and statements
+    db.executescript((REPO / "migrations" / "0004_create_model_versions.sql").read_text()
+                     if (REPO / "migrations" / "0004_create_model_versions.sql").exists()
+                     else next((REPO / "migrations").glob("0004*.sql")).read_text())
+    man = json.loads((artifact / "manifest.json").read_text())
+    sha = manifest.sha256_file(artifact / "manifest.json")
+    db.executescript(publish.register_sql(man, sha, activate=True))
+    second = {**man, "version": man["version"] + "-b"}
+    db.executescript(publish.register_sql(second, sha, activate=True))
+    rows = db.execute("SELECT version, active, r2_prefix, encoder FROM model_versions ORDER BY version").fetchall()
+    assert [r[1] for r in rows] == [0, 1]
+    assert rows[1][2] == f"models/{second['version']}/" and rows[1][3] == "test-static-d16"
+    with pytest.raises(sqlite3.IntegrityError):
+        db.executescript(publish.register_sql(second, sha, activate=False))
