@@ -26,6 +26,7 @@ const yoga = createYoga<ServerContext, Context>({
     // Operations need the key; prefill the header so a browser user only pastes it in.
     headers: JSON.stringify({ Authorization: "Bearer <your API key>" }, null, 2),
     defaultEditorToolsVisibility: "headers",
+    defaultQuery: "# Paste your API key into the Authorization header below, then run.\n{\n  agents(first: 5) {\n    edges { node { id name tasks { edges { node { id name kind labels } } } } }\n  }\n}\n",
   },
   renderGraphiQL,
   landingPage: false,
