@@ -34,7 +34,7 @@ export async function publishArtifact(options: PublishOptions = {}): Promise<str
   for (const file of manifest.files) {
     if (file.name === options.omit) continue;
     const bytes = new Uint8Array(await artifactFile(file.name));
-    if (file.name === options.corrupt) bytes[bytes.length >> 1] ^= 0xff;
+    if (file.name === options.corrupt) bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0xff;
     await env.MODELS.put(prefix + file.name, bytes.buffer);
   }
   const manifestBytes = new TextEncoder().encode(JSON.stringify(manifest));

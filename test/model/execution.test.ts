@@ -1,0 +1,125 @@
+// End to end through the domain functions with the artifact active: features stored when examples are
+// added, adaptation cached and redone, executions answering from the model alone when confident, a
+// feedback correction changing the prediction, and accuracy on a real few-shot task matching Python.
+import { env } from "cloudflare:workers";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { adaptTask, getLatestAdaptation, listAdaptations } from "../../functions/adaptations";
+import { addExamples } from "../../functions/examples";
+import { executeTask } from "../../functions/executions";
+import { submitFeedback } from "../../functions/feedback";
+import { predictForTask } from "../../functions/model/index";
+import { resetModelCacheForTests } from "../../functions/model/loader";
+import { newAccount, newTask } from "../support/fixtures";
+import { artifactManifest, deactivateAll, publishArtifact } from "./publish";
+
+interface Fixture {
+  setting: { ways: number; shots: number; query: number; model_version: string };
+  support: { text: string; label: string }[];
+  query: { text: string; label: string }[];
+  labels: string[];
+  accuracy: number;
+  prototypes_accuracy: number;
+}
+
+async function fixture(set: string, ways: number, shots: number): Promise<Fixture> {
+  const res = await env.TEST_ARTIFACTS.fetch(`http://artifacts/fixture/${env.TEST_ARTIFACT}/${set}?ways=${ways}&shots=${shots}&seed=0`);
+  if (!res.ok) throw new Error(`fixture: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+let version = "";
+beforeAll(async () => {
+  resetModelCacheForTests();
+  version = await publishArtifact({ version: `exec-${crypto.randomUUID().slice(0, 8)}` });
+});
+afterAll(() => deactivateAll());
+
+describe("examples, adaptations and executions with the model active", () => {
+  it("stores features when examples are added and re-embeds lazily after a version switch", async () => {
+    const { deps } = await newAccount();
+    const task = await newTask(deps);
+    const rows = await env.DB.prepare("SELECT length(embedding) AS bytes, embedding_model_version AS v FROM examples WHERE task_id = ?")
+      .bind(task.id).all<{ bytes: number; v: string }>();
+    expect(rows.results.length).toBe(4);
+    const features = (await artifactManifest()).features;
+    for (const r of rows.results) expect(r).toEqual({ bytes: features * 4, v: version });
+
+    const other = await publishArtifact({ version: `exec-b-${crypto.randomUUID().slice(0, 8)}` });
+    try {
+      await predictForTask(deps, task.id, "I love it");
+      const after = await env.DB.prepare("SELECT DISTINCT embedding_model_version AS v FROM examples WHERE task_id = ?")
+        .bind(task.id).all<{ v: string }>();
+      expect(after.results).toEqual([{ v: other }]);
+    } finally {
+      await publishArtifact({ version, activate: true }).catch(() => undefined);
+    }
+  });
+
+  it("adapts once per support set and redoes it when examples change", async () => {
+    const { deps } = await newAccount();
+    const task = await newTask(deps);
+    const first = await adaptTask(deps, task.id);
+    expect(first).toMatchObject({ modelVersion: version, supportSize: 4, labels: ["negative", "positive"] });
+    expect(first.durationMs).toBeGreaterThanOrEqual(0);
+    expect((await adaptTask(deps, task.id)).id).toBe(first.id); // unchanged: cached
+    await addExamples(deps, task.id, [{ input: "Really great, thanks a lot", label: "positive" }]);
+    const second = await adaptTask(deps, task.id);
+    expect(second.id).not.toBe(first.id);
+    expect(second.supportSize).toBe(5);
+    expect(second.supportFingerprint).not.toBe(first.supportFingerprint);
+    expect((await getLatestAdaptation(deps, task.id))?.id).toBe(second.id);
+    expect((await listAdaptations(deps, task.id)).nodes.map((a) => a.id).sort()).toEqual([first.id, second.id].sort());
+  });
+
+  it("a task with fewer than two labels cannot be adapted (typed error)", async () => {
+    const { deps } = await newAccount();
+    const task = await newTask(deps, { labels: ["only"], examples: [{ input: "hello", label: "only" }] });
+    await expect(adaptTask(deps, task.id)).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+  });
+});
+
+describe("a real few-shot task: banking77, 10 labels x 5 shots from train_5, scored on test", async () => {
+  const data = await fixture("banking77", 10, 5);
+
+  it("reaches the accuracy the Python reference computes for the same episode and artifact", async () => {
+    const { deps } = await newAccount();
+    const task = await newTask(deps, {
+      name: "Banking intents", labels: data.labels, confidenceThreshold: 0,
+      examples: data.support.map((s) => ({ input: s.text, label: s.label })),
+    });
+    let correct = 0;
+    for (const q of data.query) if ((await predictForTask(deps, task.id, q.text))!.label === q.label) correct += 1;
+    const accuracy = correct / data.query.length;
+    console.log(JSON.stringify({ edge: accuracy, python: data.accuracy, prototypes: data.prototypes_accuracy, query: data.query.length }));
+    // Same artifact, same episode: only float rounding may flip a near-tie.
+    expect(Math.abs(accuracy - data.accuracy)).toBeLessThanOrEqual(0.01);
+    expect(accuracy).toBeGreaterThan(1.5 / data.labels.length); // well above chance
+  });
+
+  it("answers a confident classification from the model alone, and a correction changes the prediction", async () => {
+    const { deps } = await newAccount();
+    const task = await newTask(deps, {
+      name: "Banking intents", labels: data.labels, confidenceThreshold: 0,
+      examples: data.support.map((s) => ({ input: s.text, label: s.label })),
+    });
+    // The first test query the adapted model gets wrong.
+    let wrong: { text: string; label: string } | null = null;
+    for (const q of data.query) {
+      if ((await predictForTask(deps, task.id, q.text))!.label !== q.label) {
+        wrong = q;
+        break;
+      }
+    }
+    expect(wrong).not.toBeNull();
+    const before = await executeTask(deps, { taskId: task.id, input: wrong!.text });
+    expect(before).toMatchObject({ path: "model", modelVersion: version, status: "succeeded" });
+    expect(before.predictedLabel).not.toBe(wrong!.label);
+    expect(before.adaptationId).toBeTruthy();
+
+    await submitFeedback(deps, { executionId: before.id, correctedLabel: wrong!.label });
+    const after = await executeTask(deps, { taskId: task.id, input: wrong!.text });
+    expect(after.predictedLabel).toBe(wrong!.label);
+    expect(after.adaptationId).not.toBe(before.adaptationId);
+    expect(after.demonstrations[0]?.similarity).toBeGreaterThan(0.999); // the correction itself is retrieved
+  });
+});
