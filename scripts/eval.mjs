@@ -1,0 +1,158 @@
+#!/usr/bin/env node
+// npm run eval -- --data DIR --shots K --way N|all --episodes E [--json] [--artifact DIR] [--seed S]
+//   [--query-per-label Q]
+// Few-shot evaluation of the edge code path: starts scripts/eval.worker.ts in workerd (wrangler's
+// programmatic API, local D1/R2 in memory), publishes the artifact into its R2, then runs E episodes —
+// the same episodes for the adapted model and the frozen-encoder baselines — and prints one JSON object.
+// DIR is laid out like ../shared/data/<set>/: train_K.jsonl (else train.jsonl) is the support pool,
+// test.jsonl the query set. See docs/edge-runtime.md.
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { basename, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { unstable_splitSqlQuery, unstable_startWorker } from "wrangler";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const { values: opt } = parseArgs({
+  options: {
+    data: { type: "string" },
+    shots: { type: "string", default: "5" },
+    way: { type: "string", default: "all" },
+    episodes: { type: "string", default: "1" },
+    "query-per-label": { type: "string", default: "0" },
+    seed: { type: "string", default: "0" },
+    artifact: { type: "string" },
+    json: { type: "boolean", default: false },
+  },
+});
+
+function fail(message) {
+  console.error(`eval: ${message}`);
+  process.exit(2);
+}
+
+if (!opt.data) fail("--data DIR is required (a directory like ../shared/data/banking77)");
+const dataDir = resolve(opt.data);
+const shots = Number(opt.shots);
+const episodes = Number(opt.episodes);
+const perLabel = Number(opt["query-per-label"]);
+if (!Number.isInteger(shots) || shots < 1) fail("--shots must be a positive integer");
+if (!Number.isInteger(episodes) || episodes < 1) fail("--episodes must be a positive integer");
+if (opt.way !== "all" && !(Number.isInteger(Number(opt.way)) && Number(opt.way) >= 2)) fail("--way must be an integer >= 2 or 'all'");
+const artifactDir = resolve(
+  opt.artifact ?? [".cache/artifacts/default", ".cache/artifacts/smoke"].find((d) => existsSync(resolve(ROOT, d, "manifest.json"))) ?? fail("no artifact: pass --artifact DIR (run `npm start` or scripts/ensure-artifact.sh first)"),
+);
+
+const readJsonl = (file) => readFileSync(file, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+const poolFile = existsSync(resolve(dataDir, `train_${shots}.jsonl`)) ? `train_${shots}.jsonl` : "train.jsonl";
+if (!existsSync(resolve(dataDir, poolFile)) || !existsSync(resolve(dataDir, "test.jsonl"))) fail(`${dataDir} needs ${poolFile} and test.jsonl`);
+const pool = readJsonl(resolve(dataDir, poolFile));
+const test = readJsonl(resolve(dataDir, "test.jsonl"));
+
+// Seeded episodes (mulberry32), so every method and every rerun sees the same ones.
+function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const shuffle = (xs, r) => {
+  const a = [...xs];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
+};
+const byLabel = (rows) => rows.reduce((m, r) => m.set(r.label, [...(m.get(r.label) ?? []), r]), new Map());
+const poolBy = byLabel(pool);
+const testBy = byLabel(test);
+const allLabels = [...poolBy.keys()].filter((l) => poolBy.get(l).length >= shots && testBy.has(l)).sort();
+const ways = opt.way === "all" ? allLabels.length : Number(opt.way);
+if (ways > allLabels.length) fail(`--way ${ways}: only ${allLabels.length} labels have ${shots} support and some test rows`);
+
+function makeEpisode(e) {
+  const r = rng(Number(opt.seed) * 1000003 + e);
+  const labels = opt.way === "all" ? allLabels : shuffle(allLabels, r).slice(0, ways).sort();
+  const support = labels.flatMap((l) => shuffle(poolBy.get(l), r).slice(0, shots));
+  const query = labels.flatMap((l) => (perLabel > 0 ? shuffle(testBy.get(l), r).slice(0, perLabel) : testBy.get(l)));
+  return { support: support.map(({ text, label }) => ({ text, label })), query: query.map(({ text, label }) => ({ text, label })) };
+}
+
+const log = (m) => !opt.json && console.error(m);
+const worker = await unstable_startWorker({
+  config: resolve(ROOT, "wrangler.toml"),
+  entrypoint: resolve(ROOT, "scripts/eval.worker.ts"),
+  triggers: [],
+  dev: { persist: false, watch: false, inspector: false, logLevel: "error", server: { hostname: "127.0.0.1", port: 0 } },
+});
+try {
+  await worker.ready;
+  const call = async (path, init) => {
+    const res = await worker.fetch(`http://eval${path}`, init);
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${path}: ${res.status} ${text.slice(0, 500)}`);
+    return text;
+  };
+  // Schema, then the artifact into R2 and its ModelVersion registered and active.
+  const statements = readdirSync(resolve(ROOT, "migrations")).filter((f) => f.endsWith(".sql")).sort()
+    .flatMap((f) => unstable_splitSqlQuery(readFileSync(resolve(ROOT, "migrations", f), "utf8")))
+    .map((sql) => ({ sql }));
+  await call("/sql", { method: "POST", body: JSON.stringify({ statements }) });
+  const manifestBytes = readFileSync(resolve(artifactDir, "manifest.json"));
+  const manifest = JSON.parse(manifestBytes.toString("utf8"));
+  const prefix = `models/${manifest.version}/`;
+  for (const f of [...manifest.files.map((x) => x.name), "manifest.json"]) {
+    await call(`/r2/${encodeURIComponent(prefix + f)}`, { method: "PUT", body: readFileSync(resolve(artifactDir, f)) });
+  }
+  await call("/sql", {
+    method: "POST",
+    body: JSON.stringify({
+      statements: [{
+        sql: "INSERT INTO model_versions (version, r2_prefix, manifest_sha256, algorithm, encoder, active) VALUES (?, ?, ?, ?, ?, 1)",
+        params: [manifest.version, prefix, createHash("sha256").update(manifestBytes).digest("hex"), manifest.algorithm, manifest.encoder.tag],
+      }],
+    }),
+  });
+
+  const acc = { adapted: [], prototypes: [], logreg: [] };
+  let queries = 0;
+  let model = null;
+  const adaptMs = [];
+  for (let e = 0; e < episodes; e++) {
+    const ep = makeEpisode(e);
+    const r = JSON.parse(await call("/episode", { method: "POST", body: JSON.stringify(ep) }));
+    for (const k of Object.keys(acc)) acc[k].push(r[k] / r.n);
+    queries += r.n;
+    model = r.model;
+    adaptMs.push(r.adaptMs);
+    log(`episode ${e + 1}/${episodes}: ${r.ways}-way ${shots}-shot, ${r.n} queries: adapted ${(r.adapted / r.n).toFixed(4)} prototypes ${(r.prototypes / r.n).toFixed(4)} logreg ${(r.logreg / r.n).toFixed(4)}`);
+  }
+  // ci95 over episodes; with one episode, the binomial interval over its queries.
+  const summary = (xs) => {
+    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+    const half = xs.length > 1
+      ? 1.96 * Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1) / xs.length)
+      : 1.96 * Math.sqrt((mean * (1 - mean)) / queries);
+    return { accuracy: Number(mean.toFixed(4)), ci95: Number(half.toFixed(4)) };
+  };
+  const result = {
+    adapted: summary(acc.adapted),
+    prototypes: summary(acc.prototypes),
+    logreg: summary(acc.logreg),
+    setting: {
+      data: dataDir, set: basename(dataDir), support_pool: poolFile, shots, way: opt.way === "all" ? "all" : ways, ways,
+      episodes, queries, query_per_label: perLabel || "all", seed: Number(opt.seed),
+      model_version: model?.version, algorithm: model?.algorithm, encoder: model?.encoder, adaptation_steps: model?.steps,
+      runtime: "workerd via wrangler unstable_startWorker (scripts/eval.worker.ts -> functions/model)",
+      ci95: episodes > 1 ? "1.96 x standard error over episodes" : "1.96 x binomial standard error over queries",
+    },
+  };
+  console.log(opt.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
+} finally {
+  await worker.dispose();
+}

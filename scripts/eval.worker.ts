@@ -1,0 +1,65 @@
+// The Worker `npm run eval` starts in workerd (scripts/eval.mjs): the production model code —
+// functions/model's loader (D1 model_versions + R2, sha256 checks), static encoder, adapter, adapt.onnx
+// and head.onnx — run on episodes posted by the Node driver, beside the frozen-encoder baselines.
+import { depsFor } from "../functions/deps";
+import { getActiveModel } from "../functions/model/loader";
+import { waysOf } from "../functions/model/adaptation";
+import { logisticRegression, prototypes } from "./eval.baselines";
+
+interface Item {
+  text: string;
+  label: string;
+}
+
+async function episode(env: Env, body: { support: Item[]; query: Item[] }): Promise<Response> {
+  const model = await getActiveModel(depsFor(env, "eval"));
+  if (!model) return Response.json({ error: "no active model version" }, { status: 503 });
+  // The same label order and head the production path builds (functions/model/adaptation.ts).
+  const { labels, ways } = waysOf({ labels: body.support.map((s) => s.label) } as Parameters<typeof waysOf>[0]);
+  const index = new Map(labels.map((l, i) => [l, i]));
+  const supportFeatures = await model.featurise(body.support.map((s) => s.text));
+  const started = Date.now();
+  const adapted = await model.adapt(supportFeatures, ways, labels.length);
+  const adaptMs = Date.now() - started;
+  const n = body.query.length;
+  const queryFeatures = await model.featurise(body.query.map((q) => q.text));
+  const logits = await model.logits(queryFeatures, n, adapted.head);
+  const truth = body.query.map((q) => index.get(q.label) ?? -1);
+  let adaptedCorrect = 0;
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let k = 1; k < labels.length; k++) if (logits[i * labels.length + k]! > logits[i * labels.length + best]!) best = k;
+    if (best === truth[i]) adaptedCorrect += 1;
+  }
+  const dim = model.encoder.dim;
+  const supportEmb = model.encoder.encode(body.support.map((s) => s.text));
+  const queryEmb = model.encoder.encode(body.query.map((q) => q.text));
+  const count = (pred: Int32Array) => pred.reduce((c, p, i) => c + (p === truth[i] ? 1 : 0), 0);
+  return Response.json({
+    n,
+    ways: labels.length,
+    adapted: adaptedCorrect,
+    prototypes: count(prototypes(supportEmb, ways, labels.length, queryEmb, n, dim)),
+    logreg: count(logisticRegression(supportEmb, ways, labels.length, queryEmb, n, dim)),
+    supportAccAfter: adapted.accAfter,
+    adaptMs,
+    model: { version: model.version, algorithm: model.algorithm, encoder: model.manifest.encoder.tag, steps: model.steps },
+  });
+}
+
+export default {
+  async fetch(request: Request, env: Env): Promise<Response> {
+    const url = new URL(request.url);
+    if (request.method === "PUT" && url.pathname.startsWith("/r2/")) {
+      await env.MODELS.put(decodeURIComponent(url.pathname.slice(4)), await request.arrayBuffer());
+      return new Response("ok");
+    }
+    if (request.method === "POST" && url.pathname === "/sql") {
+      const { statements } = (await request.json()) as { statements: { sql: string; params?: unknown[] }[] };
+      for (const s of statements) await env.DB.prepare(s.sql).bind(...(s.params ?? [])).run();
+      return new Response("ok");
+    }
+    if (request.method === "POST" && url.pathname === "/episode") return episode(env, await request.json());
+    return new Response("not found", { status: 404 });
+  },
+} satisfies ExportedHandler<Env>;
