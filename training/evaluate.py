@@ -1,0 +1,289 @@
+"""Evaluation: the two protocols of ../shared/data/splits.json, every method side by side.
+
+(a) cross-dataset all-way (the published anchors' protocol): meta-train on the other two sets, adapt on
+    the target's train_5 / train_10 with every label, score on its whole test set.
+(b) N-way K-shot episodes on held-out labels (label_splits): meta-train on a set's meta_train labels,
+    score >= 600 episodes drawn from its meta_test labels' test rows, mean with a 95% CI.
+
+Methods, on the same data and (for b) the same episodes: frozen encoder + prototypes / logistic
+regression / kNN (training/baselines.py, hyperparameters picked on meta-valid tasks) and every
+meta-learning algorithm of training/algorithms.py (H3's `meta_train`, then `adapt` + `logits`: exactly
+what the edge runs). Encoders: the teacher and each static student; a student evaluated on a target
+was tuned without any text of that target (distill.tuning_corpus).
+
+Every (protocol, target, encoder, method) result is cached under .cache/evaluate/ so an interrupted run
+resumes; `python -m training evaluate --out docs/results/evaluation.json` writes the JSON the plots and
+docs/benchmarks.md are made from.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from training import data
+from training.encoders import CACHE_ROOT, TeacherEncoder, embed
+
+RESULTS_CACHE = CACHE_ROOT / "evaluate"
+BASELINE_NAMES = ("prototypes", "logreg", "knn")
+
+
+@dataclass
+class EvalConfig:
+    protocols: tuple[str, ...] = ("cross", "episodes")
+    targets: tuple[str, ...] = data.SETS
+    encoders: tuple[str, ...] = ("teacher", "static")  # see ENCODERS
+    methods: tuple[str, ...] = BASELINE_NAMES + ("protonet", "proto_maml", "meta_sgd", "maml", "fomaml", "reptile")
+    cross_shots: tuple[int, ...] = (5, 10)
+    episode_ways: int = 5
+    episode_shots: tuple[int, ...] = (1, 5)
+    episode_query: int = 5
+    episodes: int = 600
+    valid_tasks: int = 3  # meta-valid tasks used to pick baseline hyperparameters
+    # Meta-training settings for every algorithm (TrainConfig fields); modest so a CPU run finishes.
+    train: dict = field(default_factory=lambda: {"meta_steps": 300, "tasks_per_batch": 8, "valid_every": 50,
+                                                 "progress": False})
+    seed: int = 20261129
+
+
+def _student(**changes):
+    from training.distill import SHIPPED, build_student
+
+    return lambda holdout: build_student(replace(SHIPPED, **changes), holdout)
+
+
+# name -> (held-out set -> encoder). "static" is the shipped student's recipe.
+ENCODERS = {
+    "teacher": lambda holdout: _teacher(),
+    "static": _student(),
+    "static-untuned": _student(tune=False),
+    "static-d128": _student(dim=128),
+    "static-d128-untuned": _student(dim=128, tune=False),
+}
+_TEACHER: list = []
+
+
+def _teacher():
+    if not _TEACHER:
+        _TEACHER.append(TeacherEncoder())
+    return _TEACHER[0]
+
+
+def labeled(encoder, rows: list[data.Utterance], labels: list[str] | None = None) -> data.LabeledEmbeddings:
+    if labels is None:
+        y, labels = data.label_index(rows)
+    else:
+        index = {n: i for i, n in enumerate(labels)}
+        missing = {u.label for u in rows} - set(index)
+        if missing:
+            raise data.DataError(f"query labels without support examples: {sorted(missing)[:5]}")
+        y = np.array([index[u.label] for u in rows], dtype=np.int64)
+    texts = [u.text for u in rows]
+    return data.LabeledEmbeddings(embed(encoder, texts), y, labels, texts)
+
+
+def ci95(values) -> float:
+    v = np.asarray(values, np.float64)
+    return float(1.96 * v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else 0.0
+
+
+# ---- methods -----------------------------------------------------------------------------------
+
+def meta_classifier(model):
+    """The edge path in PyTorch: adapter features, `adapt` (head init + inner loop), `logits`."""
+    import torch
+    import torch.nn.functional as F
+
+    from training import algorithms
+
+    def fit_predict(sx, sy, qx):
+        with torch.no_grad():
+            sf = model.features(torch.from_numpy(np.asarray(sx, np.float32)))
+            onehot = F.one_hot(torch.from_numpy(np.asarray(sy)), int(sy.max()) + 1).float()
+            w, b, _ = algorithms.adapt(model, sf, onehot)
+            qf = model.features(torch.from_numpy(np.asarray(qx, np.float32)))
+            return algorithms.logits(model, qf, w, b).argmax(-1).numpy()
+    return fit_predict
+
+
+def _train_meta(algorithm: str, protocol: str, encoder_name: str, part, train_set, valid_set, cfg: EvalConfig):
+    from training.config import load_config
+    from training.train import meta_train
+
+    tcfg = load_config(None, **{**cfg.train, "algorithm": algorithm, "protocol": protocol,
+                                "encoder": "teacher" if encoder_name == "teacher" else "static",
+                                "seed": cfg.seed})
+    t0 = time.time()
+    model, history = meta_train(tcfg, train_set, valid_set)
+    return model.eval(), history, round(time.time() - t0, 1), tcfg.to_dict()
+
+
+def _valid_tasks(valid_set, ways, shots, query, n, seed):
+    sampler = data.EpisodeSampler(valid_set, ways, shots, query, seed=seed)
+    out = []
+    for _ in range(n):
+        e = sampler.sample()
+        out.append((valid_set.x[e.support], e.support_y, valid_set.x[e.query], e.query_y))
+    return out
+
+
+def _classifiers(method, protocol, encoder_name, part, train_set, valid_set, tasks_by_shots, cfg):
+    """(method name -> {shots: classifier}, extra info). Baselines are re-selected per shot count."""
+    from training import baselines
+
+    if method in baselines.BASELINES:
+        out, chosen = {}, {}
+        for shots, tasks in tasks_by_shots.items():
+            b = baselines.select(baselines.BASELINES[method](), tasks)
+            out[shots], chosen[shots] = b.classifier(), b.chosen
+        return out, {"chosen_on_meta_valid": chosen}
+    model, history, seconds, tcfg = _train_meta(method, protocol, encoder_name, part, train_set, valid_set, cfg)
+    clf = meta_classifier(model)
+    return {s: clf for s in tasks_by_shots}, {"history": history, "train_seconds": seconds, "train_config": tcfg}
+
+
+# ---- protocols -----------------------------------------------------------------------------------
+
+def _cache_file(*parts) -> Path:
+    return RESULTS_CACHE / (hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20] + ".json")
+
+
+def _cached(key, compute):
+    f = _cache_file(*key)
+    if f.is_file():
+        return json.loads(f.read_text())
+    rows = compute()
+    f.parent.mkdir(parents=True, exist_ok=True)
+    tmp = f.with_suffix(".tmp")
+    tmp.write_text(json.dumps(rows))
+    tmp.rename(f)
+    return rows
+
+
+def cross_dataset(target: str, encoder_name: str, method: str, cfg: EvalConfig) -> list[dict]:
+    part = data.cross_dataset_partition(target)
+    encoder = ENCODERS[encoder_name](target)
+    train_set, valid_set = labeled(encoder, part.meta_train), labeled(encoder, part.meta_valid)
+    tasks = {k: _valid_tasks(valid_set, None, k, 5, cfg.valid_tasks, cfg.seed) for k in cfg.cross_shots}
+    clfs, info = _classifiers(method, f"cross:{target}", encoder_name, part, train_set, valid_set, tasks, cfg)
+    rows = []
+    for shots in cfg.cross_shots:
+        support = labeled(encoder, part.meta_test[f"support_{shots}"])
+        query = labeled(encoder, part.meta_test["query"], support.labels)
+        pred = clfs[shots](support.x, support.y, query.x)
+        rows.append({"protocol": "cross", "target": target, "encoder": encoder_name, "encoder_tag": encoder.tag,
+                     "method": method, "ways": len(support.labels), "shots": shots,
+                     "accuracy": float((pred == query.y).mean()), "n_query": int(len(query.y)),
+                     **{k: v for k, v in info.items() if k != "chosen_on_meta_valid"},
+                     **({"params": info["chosen_on_meta_valid"][shots]} if "chosen_on_meta_valid" in info else {})})
+    return rows
+
+
+def label_episodes(set_name: str, encoder_name: str, method: str, cfg: EvalConfig) -> list[dict]:
+    part = data.label_split_partition(set_name)
+    encoder = ENCODERS[encoder_name](set_name)
+    train_set, valid_set = labeled(encoder, part.meta_train), labeled(encoder, part.meta_valid)
+    test = labeled(encoder, part.meta_test["query"])
+    tasks = {k: _valid_tasks(valid_set, cfg.episode_ways, k, cfg.episode_query, 50, cfg.seed)
+             for k in cfg.episode_shots}
+    clfs, info = _classifiers(method, f"labels:{set_name}", encoder_name, part, train_set, valid_set, tasks, cfg)
+    rows = []
+    for shots in cfg.episode_shots:
+        # The same seed => the same episodes for every method and encoder (rows are aligned by text).
+        sampler = data.EpisodeSampler(test, cfg.episode_ways, shots, cfg.episode_query, seed=cfg.seed + shots)
+        accs = []
+        for _ in range(cfg.episodes):
+            e = sampler.sample()
+            pred = clfs[shots](test.x[e.support], e.support_y, test.x[e.query])
+            accs.append(float((pred == e.query_y).mean()))
+        rows.append({"protocol": "episodes", "target": set_name, "encoder": encoder_name,
+                     "encoder_tag": encoder.tag, "method": method, "ways": cfg.episode_ways, "shots": shots,
+                     "accuracy": float(np.mean(accs)), "ci95": ci95(accs), "episodes": cfg.episodes,
+                     **{k: v for k, v in info.items() if k != "chosen_on_meta_valid"},
+                     **({"params": info["chosen_on_meta_valid"][shots]} if "chosen_on_meta_valid" in info else {})})
+    return rows
+
+
+def run(cfg: EvalConfig) -> dict:
+    rows: list[dict] = []
+    t0 = time.time()
+    plan = [(p, t, e, m) for p in cfg.protocols for t in cfg.targets for e in cfg.encoders for m in cfg.methods]
+    for i, (protocol, target, enc, method) in enumerate(plan, 1):
+        fn = cross_dataset if protocol == "cross" else label_episodes
+        settings = asdict(cfg)
+        key = (protocol, target, enc, method, {k: settings[k] for k in (
+            "cross_shots", "episode_ways", "episode_shots", "episode_query", "episodes", "valid_tasks", "train", "seed")})
+        tic = time.time()
+        got = _cached(key, lambda: fn(target, enc, method, cfg))
+        rows.extend(got)
+        best = ", ".join(f"{r['shots']}-shot {100 * r['accuracy']:.2f}" for r in got)
+        print(f"[evaluate {i}/{len(plan)}] {protocol} {target} {enc} {method}: {best} ({time.time() - tic:.0f} s)",
+              file=sys.stderr, flush=True)
+    return {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "machine": machine(), "settings": asdict(cfg), "seconds": round(time.time() - t0, 1),
+            "anchors": published_anchors(), "results": rows}
+
+
+def machine() -> str:
+    import os
+
+    import torch
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores visible, torch {torch.__version__} ({torch.get_num_threads()} threads)"
+
+
+def published_anchors() -> dict:
+    """All-way accuracy (%) from ../shared/data/README.md: {method: {set: {shots: acc}}}."""
+    table = {
+        "USE+ConveRT (Casanueva et al. 2020)": (77.75, 85.19, 90.49, 93.26, 80.01, 85.83),
+        "DNNC (Zhang et al. 2020)": (80.40, 86.71, 91.02, 93.76, 80.46, 84.72),
+        "CPFT (Zhang et al. 2021)": (80.86, 87.20, 92.34, 94.18, 82.03, 87.13),
+        "ICDA (2023)": (84.01, 89.79, 92.62, 94.84, 82.45, 87.41),
+    }
+    sets = ("banking77", "clinc150", "hwu64")
+    return {m: {s: {"5": v[2 * i], "10": v[2 * i + 1]} for i, s in enumerate(sets)} for m, v in table.items()}
+
+
+def add_command(subparsers) -> None:
+    p = subparsers.add_parser("evaluate", help="protocols (a) cross-dataset and (b) episodes; baselines vs meta-learning")
+    p.add_argument("--out", type=Path, default=Path("docs/results/evaluation.json"))
+    p.add_argument("--protocols", default="cross,episodes")
+    p.add_argument("--targets", default=",".join(data.SETS))
+    p.add_argument("--encoders", default="teacher,static", help=f"comma list of {sorted(ENCODERS)}")
+    p.add_argument("--methods", default=",".join(EvalConfig().methods))
+    p.add_argument("--episodes", type=int, default=600)
+    p.add_argument("--meta-steps", type=int, default=EvalConfig().train["meta_steps"])
+    p.add_argument("--plots", action="store_true", help="also write PNG plots next to --out")
+    p.set_defaults(run=_cli)
+
+
+def _cli(args) -> None:
+    import torch
+
+    torch.set_num_threads(2)
+    split = lambda s: tuple(x for x in s.split(",") if x)  # noqa: E731
+    unknown = set(split(args.encoders)) - set(ENCODERS)
+    if unknown:
+        raise data.DataError(f"unknown encoders {sorted(unknown)}; choose from {sorted(ENCODERS)}")
+    base = EvalConfig()
+    cfg = EvalConfig(protocols=split(args.protocols), targets=split(args.targets), encoders=split(args.encoders),
+                     methods=split(args.methods), episodes=args.episodes,
+                     train={**base.train, "meta_steps": args.meta_steps})
+    report = run(cfg)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1))
+    print(f"[evaluate] {len(report['results'])} results -> {args.out}", file=sys.stderr)
+    if args.plots:
+        from training import plots
+        plots.write_all(report, args.out.parent)
