@@ -1,0 +1,128 @@
+#!/usr/bin/env node
+// node bench/edge-http.mjs [--artifact DIR] [--out FILE] [--duration S] [--connections C]
+// executeTask over HTTP against `wrangler dev` (the real Worker: workers/index.ts, local D1/R2 in a
+// throwaway --persist-to folder): latency of sequential POST /execute_task on a 77-label × 5-shot
+// banking77 task answered by the model alone (threshold 0: no LLM call), requests/s under autocannon,
+// and the memory of wrangler dev's workerd process. Baseline in the same run: GET /health.
+import { execFileSync, spawn } from "node:child_process";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import autocannon from "autocannon";
+import { machine, readJsonl, rssMb, stats, workerdPids } from "./lib.mjs";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const DATA = resolve(process.env.ADAPTAGENT_DATA_DIR ?? resolve(ROOT, "../shared/data"));
+const { values: opt } = parseArgs({
+  options: {
+    artifact: { type: "string" }, out: { type: "string" }, port: { type: "string", default: "8799" },
+    duration: { type: "string", default: "15" }, connections: { type: "string", default: "4" }, requests: { type: "string", default: "200" },
+  },
+});
+const artifactDir = resolve(opt.artifact ?? [".cache/artifacts/default", ".cache/models/default", ".cache/artifacts/smoke"].find((d) => existsSync(resolve(ROOT, d, "manifest.json"))));
+const STATE = resolve(ROOT, ".cache/bench/wrangler-state");
+const wrangler = resolve(ROOT, "node_modules/.bin/wrangler");
+const log = (m) => console.error(`[bench] ${m}`);
+const w = (...args) => execFileSync(wrangler, [...args, "--local", "--persist-to", STATE], { cwd: ROOT, env: { ...process.env, CI: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+
+rmSync(STATE, { recursive: true, force: true });
+mkdirSync(STATE, { recursive: true });
+log("migrations, account, artifact into local D1/R2 …");
+w("d1", "migrations", "apply", "adaptagent");
+const manifestBytes = readFileSync(resolve(artifactDir, "manifest.json"));
+const manifest = JSON.parse(manifestBytes.toString("utf8"));
+const prefix = `models/${manifest.version}/`;
+for (const f of [...manifest.files.map((x) => x.name), "manifest.json"]) {
+  w("r2", "object", "put", `adaptagent-models/${prefix}${f}`, "--file", resolve(artifactDir, f));
+}
+const apiKey = `aa_${randomBytes(32).toString("base64url")}`;
+const accountId = randomUUID();
+const agentId = randomUUID(); // REST has no agent route: the agent is seeded with the account
+const q = (s) => `'${String(s).replaceAll("'", "''")}'`;
+const sqlFile = resolve(STATE, "seed.sql");
+writeFileSync(sqlFile, [
+  `INSERT INTO accounts (id, name) VALUES (${q(accountId)}, 'bench');`,
+  `INSERT INTO api_keys (id, account_id, key_hash, label) VALUES (${q(randomUUID())}, ${q(accountId)}, ${q(createHash("sha256").update(apiKey).digest("hex"))}, 'bench');`,
+  `INSERT INTO agents (id, account_id, name) VALUES (${q(agentId)}, ${q(accountId)}, 'bench agent');`,
+  `INSERT INTO model_versions (version, r2_prefix, manifest_sha256, algorithm, encoder, active) VALUES (${q(manifest.version)}, ${q(prefix)}, ${q(createHash("sha256").update(manifestBytes).digest("hex"))}, ${q(manifest.algorithm)}, ${q(manifest.encoder.tag)}, 1);`,
+].join("\n"));
+w("d1", "execute", "adaptagent", "--file", sqlFile);
+
+const port = Number(opt.port);
+const base = `http://127.0.0.1:${port}`;
+const dev = spawn(wrangler, ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", STATE, "--log-level", "error"], {
+  cwd: ROOT, stdio: ["ignore", "ignore", "inherit"], detached: false,
+});
+const result = { machine: machine(), artifact: artifactDir, model_version: manifest.version };
+try {
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${base}/health`)).ok) break;
+    } catch {
+      // not up yet
+    }
+    if (i > 240) throw new Error("wrangler dev did not come up");
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const headers = { authorization: `Bearer ${apiKey}`, "content-type": "application/json" };
+  const post = async (path, body) => {
+    const res = await fetch(`${base}${path}`, { method: "POST", headers, body: JSON.stringify(body) });
+    const json = await res.json();
+    if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(json).slice(0, 300)}`);
+    return json;
+  };
+  const timed = async (n, fn) => {
+    const out = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      await fn(i);
+      out.push(performance.now() - t0);
+    }
+    return stats(out);
+  };
+  const pids = workerdPids(dev.pid);
+  const rss = () => Math.max(...workerdPids(dev.pid).map(rssMb));
+  await timed(20, () => fetch(`${base}/health`).then((r) => r.text()));
+  const rssBefore = rss();
+
+  const train = readJsonl(resolve(DATA, "banking77/train_5.jsonl"));
+  const labels = [...new Set(train.map((r) => r.label))].sort();
+  const test = readJsonl(resolve(DATA, "banking77/test.jsonl"));
+  const task = await post("/tasks", {
+    agentId, name: "banking77 intents", kind: "classification", labels, confidenceThreshold: 0,
+    examples: train.map((r) => ({ input: r.text, label: r.label })),
+  });
+  const first = await post("/execute_task", { taskId: task.id, input: test[0].text });
+  result.first_execution = { path: first.path, path_reason: first.pathReason ?? first.path_reason, latency_ms_recorded: first.latencyMs };
+  const rssLoaded = rss();
+  const n = Number(opt.requests);
+  const health = await timed(n, () => fetch(`${base}/health`).then((r) => r.text()));
+  let correct = 0;
+  const execute = await timed(n, async (i) => {
+    const t = test[(i * 7) % test.length];
+    const e = await post("/execute_task", { taskId: task.id, input: t.text });
+    if (e.path !== "model") throw new Error(`expected the model path, got ${e.path}`);
+    if (e.predictedLabel === t.label) correct += 1;
+  });
+  result.sequential = { requests: n, health_ms: health, execute_task_ms: execute, execute_accuracy: Number((correct / n).toFixed(3)) };
+  log(`sequential: health p50 ${health.median} ms, execute_task p50 ${execute.median} ms`);
+
+  const load = async (opts) => {
+    const r = await autocannon({ duration: Number(opt.duration), connections: Number(opt.connections), ...opts });
+    return { requests_per_s: { mean: r.requests.mean, p50: r.requests.p50, stddev: r.requests.stddev }, latency_ms: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, mean: r.latency.mean }, errors: r.errors, non2xx: r.non2xx, timeouts: r.timeouts };
+  };
+  const loadHealth = await load({ url: `${base}/health` });
+  const loadExecute = await load({ url: `${base}/execute_task`, method: "POST", headers, body: JSON.stringify({ taskId: task.id, input: "my card has not arrived yet, what should i do?" }) });
+  result.autocannon = { duration_s: Number(opt.duration), connections: Number(opt.connections), health: loadHealth, execute_task: loadExecute };
+  log(`autocannon: health ${loadHealth.requests_per_s.mean} req/s, execute_task ${loadExecute.requests_per_s.mean} req/s (p50 ${loadExecute.latency_ms.p50} ms)`);
+  result.memory_mb = {
+    workerd_processes: pids.length, rss_before_model: rssBefore, rss_model_loaded_and_adapted: rssLoaded, rss_after_load_test: rss(),
+    growth_with_model: Number((rssLoaded - rssBefore).toFixed(1)), growth_after_load_test: Number((rss() - rssBefore).toFixed(1)),
+  };
+} finally {
+  dev.kill("SIGTERM");
+}
+const text = JSON.stringify(result, null, 2);
+if (opt.out) writeFileSync(opt.out, text + "\n");
+console.log(text);

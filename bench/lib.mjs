@@ -1,0 +1,54 @@
+// Shared helpers of the edge benchmarks: statistics, the machine's description, workerd's memory.
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+
+export function stats(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p) => s[Math.min(s.length - 1, Math.max(0, Math.round(p * (s.length - 1))))];
+  const r = (x) => Number(x.toFixed(3));
+  return { n: s.length, median: r(q(0.5)), p10: r(q(0.1)), p90: r(q(0.9)), p99: r(q(0.99)), min: r(s[0]), max: r(s[s.length - 1]) };
+}
+
+export function machine() {
+  const c = cpus();
+  return {
+    cpu: c[0]?.model ?? "unknown",
+    cores: c.length,
+    memory_gb: Number((totalmem() / 2 ** 30).toFixed(1)),
+    node: process.version,
+    workerd: execFileSync("npx", ["workerd", "--version"], { encoding: "utf8" }).trim(),
+    date: new Date().toISOString(),
+  };
+}
+
+/** PIDs of every descendant process of `root` whose command is workerd. */
+export function workerdPids(root = process.pid) {
+  const out = [];
+  const walk = (pid) => {
+    let kids = [];
+    try {
+      kids = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+    } catch {
+      return;
+    }
+    for (const k of kids) {
+      try {
+        if (readFileSync(`/proc/${k}/comm`, "utf8").trim() === "workerd") out.push(k);
+      } catch {
+        // gone
+      }
+      walk(k);
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/** Resident set size of a process in MB (VmRSS). */
+export function rssMb(pid) {
+  const m = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+) kB/);
+  return m ? Number((Number(m[1]) / 1024).toFixed(1)) : NaN;
+}
+
+export const readJsonl = (file) => readFileSync(file, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
