@@ -1,10 +1,9 @@
-// Adaptation: one fit of the active model's head to a task's support set. Until a model version is
-// active, adaptTask answers MODEL_UNAVAILABLE (functions/adaptations.ts) — never a fake result.
-import { adaptTask } from "../functions/adaptations";
+// Adaptation: one fit of the active model's head to a task's support set (functions/adaptations.ts).
+// Until a model version is active, adaptTask answers MODEL_UNAVAILABLE — never a fake result.
+import { adaptTask, listAdaptations } from "../functions/adaptations";
 import { notFound } from "../functions/errors";
 import { getTask } from "../functions/tasks";
 import { builder } from "./builder";
-import { listAdaptations } from "./loaders";
 import { loadTask } from "./load";
 import { childPage, forwardPageArgs, toConnection } from "./page";
 import { AdaptationConnection, AdaptationRef, ModelVersionRef, TaskRef } from "./refs";

@@ -3,13 +3,13 @@
 // created per request, so nothing cached ever crosses requests or accounts.
 import DataLoader from "dataloader";
 import type { Deps } from "../functions/deps";
-import { encodeCursor, listPage } from "../functions/pagination";
+import { encodeCursor } from "../functions/pagination";
 import {
   toAdaptation, toAgent, toConversation, toExample, toExecution, toFeedback, toMessage, toModelVersion, toTask,
   type AdaptationRow, type AgentRow, type ConversationRow, type ExampleRow, type ExecutionRow, type FeedbackRow,
   type MessageRow, type ModelVersionRow, type TaskRow,
 } from "../functions/rows";
-import type { Adaptation, Agent, Conversation, Example, Execution, Feedback, Message, ModelVersion, Page, PageArgs, Task } from "../functions/types";
+import type { Adaptation, Agent, Conversation, Example, Execution, Feedback, Message, ModelVersion, Page, Task } from "../functions/types";
 import { LIMITS } from "../functions/validation";
 
 // D1 binds at most 100 parameters per statement; leave room for the account id and a limit.
@@ -163,12 +163,3 @@ export function createLoaders(deps: Deps) {
 }
 
 export type Loaders = ReturnType<typeof createLoaders>;
-
-/** A task's adaptations after a cursor (the domain has no list function for them yet). */
-export function listAdaptations(deps: Deps, taskId: string, page: PageArgs): Promise<Page<Adaptation>> {
-  return listPage<AdaptationRow, Adaptation>(
-    deps.db,
-    { table: "adaptations", where: "account_id = ? AND task_id = ?", params: [deps.accountId, taskId], map: toAdaptation },
-    page,
-  );
-}

@@ -17,6 +17,7 @@ afterAll(deactivateTestVersions);
 
 describe("GraphQL adaptations and model versions", () => {
   it("answers MODEL_UNAVAILABLE for adaptTask while no model version is active", async () => {
+    await env.DB.prepare("UPDATE model_versions SET active = 0 WHERE active = 1").run();
     const a = await newAccount();
     const task = await newTask(a.deps);
     const { activeModelVersion } = await gqlOk<{ activeModelVersion: null }>(a, `{ activeModelVersion { version } }`);
