@@ -77,7 +77,8 @@ def _build_command(subparsers, name: str, help_text: str, preset: str | None) ->
     p.add_argument("--config", help="JSON file of TrainConfig fields (over the preset)")
     p.add_argument("--algorithm"); p.add_argument("--encoder"); p.add_argument("--protocol")
     p.add_argument("--meta-steps", type=int, dest="meta_steps"); p.add_argument("--device")
-    p.set_defaults(run=lambda a: build(preset, a.out, a.config, algorithm=a.algorithm, encoder=a.encoder,
+    p.add_argument("--preset", default=preset, help=f"TrainConfig preset (default: {preset})")
+    p.set_defaults(run=lambda a: build(a.preset, a.out, a.config, algorithm=a.algorithm, encoder=a.encoder,
                                        protocol=a.protocol, meta_steps=a.meta_steps, device=a.device))
 
 

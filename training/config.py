@@ -24,6 +24,7 @@ class TrainConfig:
     query: int = 5
     tasks_per_batch: int = 16          # episodes per outer step (split across DDP ranks)
     dynamic_sampling: bool = True      # rarer and harder labels sampled more often
+    same_dataset_episodes: bool = True # an episode's labels all come from one dataset (like a real Task)
     limit_per_label: int = 0           # >0: keep at most this many examples per label (quick runs)
     # the model (training.model.ModelConfig)
     features: int = 256

@@ -163,7 +163,8 @@ class EpisodeSampler:
     """
 
     def __init__(self, data: LabeledEmbeddings, ways: int | None, shots: int, query: int,
-                 seed: int = 0, dynamic: bool = False, hardness_momentum: float = 0.9):
+                 seed: int = 0, dynamic: bool = False, hardness_momentum: float = 0.9,
+                 same_group: bool = False):
         self.data, self.ways, self.shots, self.query = data, ways, shots, query
         self.rng = np.random.default_rng(seed)
         need = shots + query
@@ -179,6 +180,16 @@ class EpisodeSampler:
         self.rarity = 1.0 / np.sqrt(counts)
         self.hardness = np.ones(len(self.eligible))
         self._pos = {int(c): i for i, c in enumerate(self.eligible)}
+        # same_group: every episode's labels come from one dataset (the `<set>/` prefix), like a real Task;
+        # mixed-domain episodes are far easier than anything the service will see.
+        self.groups: list[np.ndarray] = []
+        if same_group:
+            names = np.array([data.labels[c].partition("/")[0] if "/" in data.labels[c] else "" for c in self.eligible])
+            need_ways = 2 if ways is None else ways
+            self.groups = [np.flatnonzero(names == g) for g in sorted(set(names))]
+            self.groups = [g for g in self.groups if len(g) >= need_ways]
+            if not self.groups:
+                raise DataError(f"no dataset has {need_ways} labels with {need} examples for same-group episodes")
 
     def probabilities(self) -> np.ndarray:
         if not self.dynamic:
@@ -193,8 +204,14 @@ class EpisodeSampler:
             self.hardness[i] = self.momentum * self.hardness[i] + (1 - self.momentum) * max(float(loss), 0.05)
 
     def sample(self) -> Episode:
-        ways = len(self.eligible) if self.ways is None else self.ways
-        classes = self.rng.choice(self.eligible, size=ways, replace=False, p=self.probabilities())
+        p = self.probabilities()
+        pool = np.arange(len(self.eligible))
+        if self.groups:
+            mass = np.array([p[g].sum() for g in self.groups])
+            pool = self.groups[self.rng.choice(len(self.groups), p=mass / mass.sum())]
+        ways = len(pool) if self.ways is None else self.ways
+        picked = self.rng.choice(pool, size=ways, replace=False, p=p[pool] / p[pool].sum())
+        classes = self.eligible[picked]
         s, sy, q, qy = [], [], [], []
         for local, c in enumerate(classes):
             pick = self.rng.choice(self.rows[c], size=self.shots + self.query, replace=False)

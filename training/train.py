@@ -85,7 +85,8 @@ def evaluate_episodes(model: MetaModel, batches: list[dict], algorithm: str) -> 
 
 def valid_batches(cfg: TrainConfig, meta_valid: LabeledEmbeddings, device, dtype) -> list[dict]:
     labels_ok = sum((meta_valid.y == c).sum() >= cfg.shots + cfg.query for c in range(len(meta_valid.labels)))
-    sampler = EpisodeSampler(meta_valid, min(cfg.ways, int(labels_ok)), cfg.shots, cfg.query, seed=cfg.seed + 1)
+    sampler = EpisodeSampler(meta_valid, min(cfg.ways, int(labels_ok)), cfg.shots, cfg.query, seed=cfg.seed + 1,
+                             same_group=cfg.same_dataset_episodes)
     per = 16
     return [_to(sampler.batch(min(per, cfg.valid_episodes - i)), device, dtype)
             for i in range(0, cfg.valid_episodes, per)]
@@ -107,7 +108,8 @@ def meta_train(cfg: TrainConfig, meta_train: LabeledEmbeddings, meta_valid: Labe
         objective = nn.parallel.DistributedDataParallel(objective, find_unused_parameters=True)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.outer_lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(cfg))
-    sampler = EpisodeSampler(meta_train, cfg.ways, cfg.shots, cfg.query, seed=cfg.seed, dynamic=cfg.dynamic_sampling)
+    sampler = EpisodeSampler(meta_train, cfg.ways, cfg.shots, cfg.query, seed=cfg.seed, dynamic=cfg.dynamic_sampling,
+                             same_group=cfg.same_dataset_episodes)
     valid = valid_batches(cfg, meta_valid, device, dtype)
     amp = cfg.amp and device.type == "cuda"  # bf16 only where it is fast and supported
     history = [{"step": 0, **evaluate_episodes(model, valid, cfg.algorithm)}]

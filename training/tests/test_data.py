@@ -57,3 +57,17 @@ def test_all_way_and_dynamic_weights():
     assert s.probabilities()[1] > s.probabilities()[2]  # harder labels sampled more
     with pytest.raises(data.DataError):
         EpisodeSampler(emb, ways=6, shots=10, query=10)
+
+
+def test_same_group_episodes_stay_within_one_dataset():
+    part = data.all_sets_partition()
+    y, labels = data.label_index(part.meta_valid)
+    emb = LabeledEmbeddings(np.zeros((len(y), 2)), y, labels)
+    sampler = EpisodeSampler(emb, ways=8, shots=2, query=1, seed=3, dynamic=True, same_group=True)
+    seen = set()
+    for _ in range(40):
+        sets = {labels[c].split("/")[0] for c in sampler.sample().classes}
+        assert len(sets) == 1
+        seen |= sets
+    assert seen == set(data.SETS)
+    assert len(EpisodeSampler(emb, ways=None, shots=2, query=1, same_group=True).sample().classes) in (150, 77, 64)
