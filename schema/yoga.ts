@@ -1,5 +1,7 @@
 // The GraphQL endpoint. Yoga and the schema are built once per isolate; everything that varies per
 // request (bindings, the authenticated account, dataloader caches) comes through the server context.
+import { maxAliasesPlugin } from "@escape.tech/graphql-armor-max-aliases";
+import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { createYoga } from "graphql-yoga";
 import { depsFor } from "../functions/deps";
@@ -10,6 +12,11 @@ import { schema } from "./index";
 import { createLoaders } from "./loaders";
 
 export const GRAPHQL_PATH = "/graphql";
+
+// Batching keeps the number of D1 queries flat, but not the size of an answer: nested connections of
+// 100 each multiply. These bound what one request may ask for (agents → tasks → examples → task → agent
+// is depth 11; introspection is exempt).
+export const QUERY_LIMITS = { depth: 12, aliases: 20 } as const;
 
 interface ServerContext {
   env: Env;
@@ -30,6 +37,10 @@ const yoga = createYoga<ServerContext, Context>({
   },
   renderGraphiQL,
   landingPage: false,
+  plugins: [
+    maxDepthPlugin({ n: QUERY_LIMITS.depth, exposeLimits: true }),
+    maxAliasesPlugin({ n: QUERY_LIMITS.aliases, exposeLimits: true }),
+  ],
   maskedErrors: { maskError: maskGraphQLError },
   context: ({ env, auth }) => {
     if (!auth.accountId) throw unauthenticated();

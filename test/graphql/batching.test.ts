@@ -1,7 +1,7 @@
 import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { handleGraphQL } from "../../schema/yoga";
+import { handleGraphQL, QUERY_LIMITS } from "../../schema/yoga";
 import { newAccount, newTask, type TestAccount } from "../support/fixtures";
 
 /** env.DB that records every statement prepared through it. */
@@ -36,7 +36,7 @@ const NESTED = `{ agents(first: 50) { edges { node { id tasks { edges { node { i
   examples(first: 3) { edges { node { id task { id } } } pageInfo { hasNextPage } }
   latestAdaptation { id } executions { edges { cursor } } conversations { edges { cursor } } } } } } } } }`;
 
-describe("GraphQL batching", () => {
+describe("GraphQL batching and limits", () => {
   it("costs the same number of D1 queries for 2 agents as for 6 (no N+1 in nested fields)", async () => {
     const counts: number[] = [];
     for (const agents of [2, 6]) {
@@ -64,5 +64,24 @@ describe("GraphQL batching", () => {
     expect(body.errors?.map((e) => [e.message, e.extensions?.code])).toEqual([["Unexpected error.", "INTERNAL_SERVER_ERROR"]]);
     expect(text).not.toContain(secret);
     expect(text).not.toContain("exploded");
+  });
+
+  it("refuses queries nested deeper, or with more aliases, than the limits", async () => {
+    const account = await newAccount();
+    // agent → tasks → agent → tasks …: each hop adds three levels (field, edges, node).
+    let deep = "id";
+    for (let i = 0; i < 5; i++) deep = `tasks { edges { node { agent { ${deep} } } } }`;
+    const tooDeep = await run(account, env.DB, `{ agents { edges { node { ${deep} } } } }`);
+    expect(tooDeep.body.data).toBeUndefined();
+    expect(tooDeep.body.errors?.[0]?.message).toContain(`depth limit of ${QUERY_LIMITS.depth}`);
+
+    const aliases = Array.from({ length: QUERY_LIMITS.aliases + 1 }, (_, i) => `a${i}: llm { configured }`).join(" ");
+    const tooMany = await run(account, env.DB, `{ ${aliases} }`);
+    expect(tooMany.body.data).toBeUndefined();
+    expect(tooMany.body.errors?.[0]?.message).toContain(`Aliases limit of ${QUERY_LIMITS.aliases}`);
+
+    // The nested query the batching test runs stays within the limits.
+    const ok = await run(account, env.DB, NESTED);
+    expect(ok.body.errors).toBeUndefined();
   });
 });
