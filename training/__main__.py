@@ -50,6 +50,19 @@ def _valid_vs_prototypes(result: dict, cfg) -> dict:
     return {f"meta_valid_{cfg.ways}way_{cfg.shots}shot_acc_{k}": round(sum(v) / len(v), 4) for k, v in accs.items()}
 
 
+def _init_distributed(cfg) -> int:
+    """Under torchrun (WORLD_SIZE > 1): join the process group (gloo on CPU, nccl on CUDA); rank 0 writes."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return 0
+    import torch
+    import torch.distributed as dist
+    cuda = cfg.device.startswith("cuda")
+    if cuda:
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group("nccl" if cuda else "gloo")
+    return dist.get_rank()
+
+
 def build(preset: str | None, out: Path, config_path: str | None = None, **overrides) -> dict:
     """Meta-train with a preset/config, evaluate on meta-valid episodes, export + verify an artifact."""
     import torch
@@ -60,8 +73,11 @@ def build(preset: str | None, out: Path, config_path: str | None = None, **overr
     if out.exists() and any(out.iterdir()):
         raise SystemExit(f"{out} is not empty: artifacts are immutable, choose a new --out")
     t0 = time.time()
+    rank = _init_distributed(cfg)
     encoder = _encoder(cfg.encoder)
     result = train.main(cfg, out / "training", encoder)
+    if rank != 0:  # torchrun: every rank trains (DDP), rank 0 alone evaluates, exports and reports
+        return {}
     metrics = {"history_last": result["history"][-1], **_valid_vs_prototypes(result, cfg),
                "train_seconds": round(time.time() - t0, 1)}
     manifest = export.build_artifact(result["model"], encoder, out, cfg.algorithm, cfg.to_dict(), metrics)

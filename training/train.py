@@ -194,11 +194,13 @@ def load_checkpoint(path: Path) -> tuple[MetaModel, dict]:
 def main(cfg: TrainConfig, out: Path, encoder=None) -> dict:
     """Loads the protocol's data, embeds it (cached), meta-trains, writes checkpoint.pt + history.json."""
     from training.encoders import get_encoder
-    out.mkdir(parents=True, exist_ok=True)
     encoder = encoder or get_encoder(cfg.encoder)
+    out.mkdir(parents=True, exist_ok=True)
     part = partition_for(cfg)
     train_set, valid_set = embed_rows(encoder, part.meta_train), embed_rows(encoder, part.meta_valid)
     model, history = meta_train(cfg, train_set, valid_set)
+    if _rank_world()[0] != 0:  # under torchrun only rank 0 writes
+        return {"model": model, "history": history, "encoder": encoder, "partition": part}
     save_checkpoint(out / "checkpoint.pt", model, cfg, history, {"name": cfg.encoder, "tag": encoder.tag})
     (out / "history.json").write_text(json.dumps(history, indent=1))
     return {"model": model, "history": history, "encoder": encoder, "partition": part}
