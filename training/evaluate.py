@@ -63,6 +63,7 @@ ENCODERS = {
     "teacher": lambda holdout: _teacher(),
     "static": _student(),
     "static-untuned": _student(tune=False),
+    "static-centered": _student(center=True),
     "static-d128": _student(dim=128),
     "static-d128-untuned": _student(dim=128, tune=False),
 }
