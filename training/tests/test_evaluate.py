@@ -1,0 +1,71 @@
+"""Baselines and the evaluation plumbing on synthetic, separable data (fast: no encoder, no files)."""
+import numpy as np
+import pytest
+
+from training import baselines
+from training.evaluate import _valid_tasks, ci95, meta_classifier, published_anchors
+from training.tests.synthetic import separable
+
+
+def _task(data, shots=5, seed=0):
+    from training.data import EpisodeSampler
+
+    e = EpisodeSampler(data, None, shots, 10, seed=seed).sample()
+    return data.x[e.support], e.support_y, data.x[e.query], e.query_y
+
+
+@pytest.mark.parametrize("name", sorted(baselines.BASELINES))
+def test_baselines_beat_chance_by_far_on_separable_data(name):
+    data = separable(n_labels=12, per_label=20, dim=16, noise=0.3)
+    b = baselines.BASELINES[name]()
+    clf = b.make(**b.grid[0])
+    sx, sy, qx, qy = _task(data)
+    acc = (clf(sx, sy, qx) == qy).mean()
+    assert acc > 0.8  # chance is 1/12
+
+
+def test_baselines_fail_on_noise():
+    rng = np.random.default_rng(0)
+    sx, qx = rng.normal(size=(50, 8)), rng.normal(size=(500, 8))
+    sy, qy = np.repeat(np.arange(10), 5), rng.integers(0, 10, 500)
+    assert (baselines.prototypes(sx, sy, qx) == qy).mean() < 0.2
+
+
+def test_knn_k1_is_the_nearest_example():
+    sx = np.array([[1.0, 0.0], [0.0, 1.0], [0.9, 0.1]])
+    sy = np.array([0, 1, 1])
+    assert baselines.knn(sx, sy, np.array([[0.95, 0.08]]), k=1).tolist() == [1]
+    assert baselines.knn(sx, sy, np.array([[1.0, 0.0]]), k=1).tolist() == [0]
+
+
+def test_select_picks_the_best_grid_point():
+    data = separable(n_labels=8, per_label=20, noise=0.3)
+    tasks = _valid_tasks(data, None, 5, 5, 2, seed=1)
+    b = baselines.Baseline("toy", lambda bad: (lambda sx, sy, qx: np.zeros(len(qx), int) if bad
+                                               else baselines.prototypes(sx, sy, qx)),
+                           [{"bad": True}, {"bad": False}])
+    assert baselines.select(b, tasks).chosen == {"bad": False}
+
+
+def test_ci95():
+    assert ci95([0.5, 0.5, 0.5]) == 0.0
+    v = np.random.default_rng(0).uniform(size=600)
+    assert ci95(v) == pytest.approx(1.96 * v.std(ddof=1) / np.sqrt(600))
+
+
+def test_meta_classifier_runs_the_edge_path_for_any_number_of_ways():
+    from training.algorithms import model_config_for
+    from training.model import MetaModel
+
+    data = separable(n_labels=30, per_label=20, dim=16, noise=0.3)
+    model = MetaModel(model_config_for("meta_sgd", dim=16, features=16, hidden=0)).eval()
+    clf = meta_classifier(model)
+    for ways_data in (data.subset(data.labels[:3]), data):  # 3-way and 30-way with one model
+        sx, sy, qx, qy = _task(ways_data)
+        assert (clf(sx, sy, qx) == qy).mean() > 0.7
+
+
+def test_published_anchors_are_the_readme_table():
+    a = published_anchors()
+    assert a["CPFT (Zhang et al. 2021)"]["banking77"] == {"5": 80.86, "10": 87.20}
+    assert a["USE+ConveRT (Casanueva et al. 2020)"]["hwu64"]["10"] == 85.83
