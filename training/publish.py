@@ -66,6 +66,9 @@ def publish_r2(artifact: Path) -> str:
 
 
 def _wrangler(*args: str, capture: bool = False) -> str:
+    persist = os.environ.get("ADAPTAGENT_WRANGLER_PERSIST")  # another local state dir (tests, side setups)
+    if persist:
+        args = (*args, "--persist-to", persist)
     exe = REPO_ROOT / "node_modules" / ".bin" / "wrangler"
     cmd = [str(exe) if exe.exists() else "npx", *([] if exe.exists() else ["wrangler"]), *args]
     res = subprocess.run(cmd, cwd=REPO_ROOT, text=True, capture_output=True, env={**os.environ, "CI": "1"})
@@ -121,10 +124,13 @@ def add_command(subparsers) -> None:
     p.add_argument("--dest", type=Path, default=REPO_ROOT / "artifacts" / "published", help="for --target local")
     p.add_argument("--activate", action="store_true", help="make it the active ModelVersion (wrangler-local)")
     p.add_argument("--if-absent", action="store_true", help="no-op when the version is already published")
+    p.add_argument("--persist-to", help="wrangler-local: local state folder (default: wrangler's .wrangler/state)")
     p.set_defaults(run=_run)
 
 
 def _run(args) -> None:
+    if args.persist_to:
+        os.environ["ADAPTAGENT_WRANGLER_PERSIST"] = str(Path(args.persist_to).resolve())
     try:
         if args.target == "local":
             where = publish_local(args.artifact, args.dest)
