@@ -1,8 +1,14 @@
+// The GraphQL endpoint itself: the committed schema, GraphiQL, batching (no N+1), query limits and
+// the masking of unexpected errors. One file, so the pool's start-up cost is paid once for all of them.
 import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { isInputObjectType, isObjectType, printSchema } from "graphql";
 import { describe, expect, it } from "vitest";
+import committed from "../../schema.graphql?raw";
+import { schema } from "../../schema/index";
 import { handleGraphQL, QUERY_LIMITS } from "../../schema/yoga";
-import { newAccount, newTask, type TestAccount } from "../support/fixtures";
+import { call, newAccount, newTask, type TestAccount } from "../support/fixtures";
+import { codes, gql } from "./gql";
 
 /** env.DB that records every statement prepared through it. */
 function recordingDb(sql: string[], failWith?: Error): D1Database {
@@ -83,5 +89,48 @@ describe("GraphQL batching and limits", () => {
     // The nested query the batching test runs stays within the limits.
     const ok = await run(account, env.DB, NESTED);
     expect(ok.body.errors).toBeUndefined();
+  });
+});
+
+describe("schema.graphql", () => {
+  it("is the printed schema (run `npm run schema:print` after changing schema/)", () => {
+    expect(committed.trimEnd()).toBe(printSchema(schema).trimEnd());
+  });
+
+  it("has no field or argument that could carry an API key or secret", () => {
+    const names: string[] = [];
+    for (const type of Object.values(schema.getTypeMap())) {
+      if (type.name.startsWith("__")) continue;
+      if (isObjectType(type)) {
+        for (const field of Object.values(type.getFields())) names.push(field.name, ...field.args.map((a) => a.name));
+      } else if (isInputObjectType(type)) {
+        names.push(...Object.keys(type.getFields()));
+      }
+    }
+    expect(names.length).toBeGreaterThan(100);
+    expect(names.filter((n) => /key|secret|token$|password/i.test(n))).toEqual([]);
+  });
+});
+
+describe("GraphiQL at /graphql", () => {
+  it("serves the offline GraphiQL page to a browser without a key", async () => {
+    const res = await call("/graphql", { headers: { accept: "text/html,application/xhtml+xml" } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/html");
+    expect(res.text).toContain("YogaGraphiQL.renderYogaGraphiQL");
+    expect(res.text).toContain("adaptagent GraphQL");
+    // Offline: scripts and styles are inlined, nothing is loaded from a CDN.
+    expect(res.text).not.toMatch(/<script[^>]*\ssrc=/);
+    expect(res.text).not.toMatch(/<link[^>]*stylesheet/);
+    expect(res.text).not.toMatch(/unpkg\.com|jsdelivr|cdn\./);
+  });
+
+  it("does not run operations without a key, even as a GET", async () => {
+    const get = await call(`/graphql?query=${encodeURIComponent("{ agents { edges { cursor } } }")}`, { headers: { accept: "application/json" } });
+    expect(get.status).toBe(401);
+    expect((get.json as { errors: { extensions: { code: string } }[] }).errors[0]?.extensions.code).toBe("UNAUTHENTICATED");
+    const post = await gql(null, `{ llm { configured } }`);
+    expect(post.status).toBe(401);
+    expect(codes(post)).toEqual(["UNAUTHENTICATED"]);
   });
 });
