@@ -62,6 +62,8 @@ try {
     params: [manifest.version, prefix, createHash("sha256").update(manifestBytes).digest("hex"), manifest.algorithm, manifest.encoder.tag],
   }] }) });
   const rssAfterUpload = rss(); // R2 objects live in workerd's local storage, not in the isolate
+  await call("/ort-init");
+  const rssOrt = rss();
   const t0 = performance.now();
   result.model = JSON.parse(await call("/load"));
   result.cold_load_ms = Number((performance.now() - t0).toFixed(1));
@@ -114,7 +116,8 @@ try {
   };
   log(`encode ${enc.tokens} tokens: table ${result.encode.tokenize_and_table_ms.median} ms, +adapter ${result.encode.tokenize_table_and_adapter_ms.median} ms`);
   result.memory_mb = {
-    workerd_rss_before_model: rssBefore, after_r2_upload: rssAfterUpload, after_model_load: rssLoaded,
+    workerd_rss_before_model: rssBefore, after_r2_upload: rssAfterUpload, after_ort_backend_init: rssOrt, after_model_load: rssLoaded,
+    ort_backend: Number((rssOrt - rssAfterUpload).toFixed(1)), model_over_ort: Number((rssLoaded - rssOrt).toFixed(1)),
     after_adaptations_and_encoding: rss(), growth_with_model_loaded: Number((rssLoaded - rssAfterUpload).toFixed(1)),
     growth_total: Number((rss() - rssAfterUpload).toFixed(1)), workerd_processes: pids.length,
     artifact_file_bytes: Object.fromEntries(manifest.files.map((f) => [f.name, f.bytes])),

@@ -5,6 +5,14 @@
 import { depsFor } from "../functions/deps";
 import { waysOf } from "../functions/model/adaptation";
 import { getActiveModel } from "../functions/model/loader";
+import { ensureBackend } from "../functions/model/ort";
+import { createAccountWithKey } from "../functions/accounts";
+import { createAgent } from "../functions/agents";
+import { executeTask } from "../functions/executions";
+import { adaptedTask } from "../functions/model/adaptation";
+import { softmax } from "../functions/model/runtime";
+import { loadSupport, nearest } from "../functions/model/support";
+import { createTask } from "../functions/tasks";
 import evalWorker from "../scripts/eval.worker";
 
 const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
@@ -30,9 +38,13 @@ async function perCall(fn: () => unknown | Promise<unknown>, calls: number, batc
 }
 
 export default {
-  async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+  async fetch(request: Request, env: Env): Promise<Response> {
     const url = new URL(request.url);
     if (url.pathname === "/noop") return new Response("ok");
+    if (url.pathname === "/ort-init") {
+      await ensureBackend(); // ORT's fixed cost, before any artifact file is read
+      return new Response("ok");
+    }
     if (url.pathname === "/load") {
       const m = await model(env);
       return Response.json({ version: m.version, encoder: m.manifest.encoder.tag, dim: m.encoder.dim, features: m.features });
@@ -68,6 +80,60 @@ export default {
         withAdapter: await perCall(() => m.featurise([text]), 200, 15),
       });
     }
-    return evalWorker.fetch(request, env, ctx);
+    if (url.pathname === "/profile") return profile(env, (await request.json()) as ProfileBody);
+    return evalWorker.fetch(request, env);
   },
 } satisfies ExportedHandler<Env>;
+
+interface ProfileBody {
+  support: { text: string; label: string }[];
+  inputs: string[];
+}
+
+/**
+ * Where an execution's time goes, inside the Worker: executeTask end to end (model path, no LLM), then
+ * predictForTask's steps one by one. Each step is bracketed by zero timers so the clock can move.
+ */
+async function profile(env: Env, body: ProfileBody): Promise<Response> {
+  const { accountId } = await createAccountWithKey(env.DB, "bench");
+  const deps = depsFor(env, accountId);
+  const agent = await createAgent(deps, { name: "bench" });
+  const labels = [...new Set(body.support.map((s) => s.label))];
+  const task = await createTask(deps, {
+    agentId: agent.id, name: "bench", kind: "classification", labels, confidenceThreshold: 0,
+    examples: body.support.map((s) => ({ input: s.text, label: s.label })),
+  });
+  await executeTask(deps, { taskId: task.id, input: body.inputs[0]! }); // load + adapt
+  const steps: Record<string, number[]> = { executeTask: [], activeVersion: [], loadSupport: [], adaptedTask: [], featurise: [], head: [], nearest: [] };
+  const time = async <T>(name: string, fn: () => Promise<T> | T): Promise<T> => {
+    await tick();
+    const t0 = performance.now();
+    const out = await fn();
+    await tick();
+    steps[name]!.push(performance.now() - t0);
+    return out;
+  };
+  const baseline: number[] = [];
+  for (const input of body.inputs) {
+    await tick();
+    const t0 = performance.now();
+    await tick();
+    baseline.push(performance.now() - t0);
+    await time("executeTask", () => executeTask(deps, { taskId: task.id, input }));
+    const m = (await time("activeVersion", () => getActiveModel(deps)))!;
+    const support = await time("loadSupport", () => loadSupport(deps, m, task.id));
+    const adapted = (await time("adaptedTask", () => adaptedTask(deps, m, task.id, support)))!;
+    const q = await time("featurise", () => m.featurise([input]));
+    await time("head", async () => softmax(await m.logits(q, 1, adapted.head)));
+    await time("nearest", () => nearest(support, m.features, q, 5));
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+  return Response.json({
+    iterations: body.inputs.length,
+    support: body.support.length,
+    ways: labels.length,
+    zero_timer_pair_ms: median(baseline),
+    median_ms: Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, median(v)])),
+    samples_ms: steps,
+  });
+}

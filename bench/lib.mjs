@@ -1,7 +1,7 @@
 // Shared helpers of the edge benchmarks: statistics, the machine's description, workerd's memory.
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
+import { cpus, loadavg, totalmem } from "node:os";
 
 export function stats(xs) {
   const s = [...xs].sort((a, b) => a - b);
@@ -19,6 +19,7 @@ export function machine() {
     node: process.version,
     workerd: execFileSync("npx", ["workerd", "--version"], { encoding: "utf8" }).trim(),
     date: new Date().toISOString(),
+    load_average_1_5_15: loadavg().map((x) => Number(x.toFixed(2))), // the machine is shared: read numbers against this
   };
 }
 

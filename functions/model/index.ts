@@ -4,9 +4,9 @@
 // execution encodes only its input: label, confidence, top-k scores, nearest examples as demonstrations.
 import type { Deps } from "../deps";
 import { adaptedTask } from "./adaptation";
-import { getActiveModel } from "./loader";
+import { activeVersionStatement, getActiveModel, type ActiveRow } from "./loader";
 import { softmax } from "./runtime";
-import { embedExamples, loadSupport, nearest } from "./support";
+import { embedExamples, loadSupport, nearest, signatureStatement, type SignatureRow } from "./support";
 
 export interface LabelScore {
   label: string;
@@ -36,12 +36,14 @@ export const DEMONSTRATIONS = 5;
  * this isolate has no earlier version to keep serving.
  */
 export async function predictForTask(deps: Deps, taskId: string, input: string): Promise<Prediction | null> {
-  const model = await getActiveModel(deps);
+  // One D1 round trip for the two per-request checks: the active version and the support signature.
+  const [active, signature] = await deps.db.batch([activeVersionStatement(deps.db), signatureStatement(deps, taskId)]);
+  const model = await getActiveModel(deps, (active?.results[0] as ActiveRow | undefined) ?? null);
   if (!model) return null;
-  const support = await loadSupport(deps, model, taskId);
+  const support = await loadSupport(deps, model, taskId, signature?.results[0] as SignatureRow | undefined);
   const adapted = await adaptedTask(deps, model, taskId, support);
   const query = await model.featurise([input]);
-  const demonstrations = nearest(support.features, support.ids.length, model.features, query, DEMONSTRATIONS).map((n) => ({
+  const demonstrations = nearest(support, model.features, query, DEMONSTRATIONS).map((n) => ({
     exampleId: support.ids[n.index]!,
     similarity: n.similarity,
   }));

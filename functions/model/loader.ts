@@ -12,12 +12,6 @@ import { StaticEncoder } from "./staticEncoder";
 
 const RETRY_MS = 30_000;
 
-interface ActiveRow {
-  version: string;
-  r2_prefix: string;
-  manifest_sha256: string;
-}
-
 let current: LoadedModel | null = null;
 const loading = new Map<string, Promise<LoadedModel>>();
 const failures = new Map<string, { at: number; error: AppError }>();
@@ -32,18 +26,22 @@ export function resetModelCacheForTests(): void {
   failures.clear();
 }
 
-export async function activeVersionRow(deps: Deps): Promise<ActiveRow | null> {
-  return deps.db
-    .prepare("SELECT version, r2_prefix, manifest_sha256 FROM model_versions WHERE active = 1")
-    .first<ActiveRow>();
+export interface ActiveRow {
+  version: string;
+  r2_prefix: string;
+  manifest_sha256: string;
 }
+
+/** The per-request check; callers may batch it with their own reads (one D1 round trip). */
+export const activeVersionStatement = (db: D1Database) =>
+  db.prepare("SELECT version, r2_prefix, manifest_sha256 FROM model_versions WHERE active = 1");
 
 /**
  * The model to use for this request: null when no version is active; the active one when it loads;
  * the previously loaded one (with a warning) when the active one is broken; else MODEL_UNAVAILABLE.
  */
-export async function getActiveModel(deps: Deps): Promise<LoadedModel | null> {
-  const row = await activeVersionRow(deps);
+export async function getActiveModel(deps: Deps, prefetched?: ActiveRow | null): Promise<LoadedModel | null> {
+  const row = prefetched !== undefined ? prefetched : await activeVersionStatement(deps.db).first<ActiveRow>();
   if (!row) return null;
   if (current?.version === row.version) return current;
   const failed = failures.get(row.version);

@@ -36,15 +36,20 @@ function initBackend(): Promise<void> {
     });
 }
 
-/** Creates a session from model bytes; the first call in an isolate also initialises the backend. */
-export async function createSession(bytes: Uint8Array): Promise<ort.InferenceSession> {
+/** Brings the ORT backend up once per isolate (also called by benchmarks to separate its memory). */
+export function ensureBackend(): Promise<void> {
   if (!backendReady) {
     backendReady = initBackend().catch((error: unknown) => {
       backendReady = null; // let a later request retry a failed initialisation
       throw error;
     });
   }
-  await backendReady;
+  return backendReady;
+}
+
+/** Creates a session from model bytes; the first call in an isolate also initialises the backend. */
+export async function createSession(bytes: Uint8Array): Promise<ort.InferenceSession> {
+  await ensureBackend();
   return ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
 }
 

@@ -14,6 +14,7 @@ export interface Support {
   features: Float32Array; // [ids.length × features]
   fingerprint: string; // hashes the examples (id, label) and the model version
   signature: string;
+  norms?: Float32Array; // L2 norm of each row, computed on first retrieval
 }
 
 interface ExampleEmbeddingRow {
@@ -63,19 +64,23 @@ async function storeFeatures(deps: Deps, model: LoadedModel, rows: { id: string;
   return features;
 }
 
-async function signatureOf(deps: Deps, taskId: string, version: string): Promise<string> {
-  // Examples are only inserted or deleted, never edited: count + max + sum of rowids changes with either.
-  const row = await deps.db
-    .prepare("SELECT COUNT(*) AS n, COALESCE(MAX(rowid), 0) AS hi, TOTAL(rowid) AS total FROM examples WHERE account_id = ? AND task_id = ?")
-    .bind(deps.accountId, taskId)
-    .first<{ n: number; hi: number; total: number }>();
-  return `${version}|${row?.n ?? 0}|${row?.hi ?? 0}|${row?.total ?? 0}`;
+export interface SignatureRow {
+  n: number;
+  hi: number;
+  total: number;
 }
 
+/** Examples are only inserted or deleted, never edited: count + max + sum of rowids changes with either. */
+export const signatureStatement = (deps: Deps, taskId: string) =>
+  deps.db
+    .prepare("SELECT COUNT(*) AS n, COALESCE(MAX(rowid), 0) AS hi, TOTAL(rowid) AS total FROM examples WHERE account_id = ? AND task_id = ?")
+    .bind(deps.accountId, taskId);
+
 /** The task's support set with features from `model`, embedding any Example that lacks them. */
-export async function loadSupport(deps: Deps, model: LoadedModel, taskId: string): Promise<Support> {
+export async function loadSupport(deps: Deps, model: LoadedModel, taskId: string, prefetched?: SignatureRow | null): Promise<Support> {
   const key = `${deps.accountId}/${taskId}`;
-  const signature = await signatureOf(deps, taskId, model.version);
+  const row = prefetched ?? (await signatureStatement(deps, taskId).first<SignatureRow>());
+  const signature = `${model.version}|${row?.n ?? 0}|${row?.hi ?? 0}|${row?.total ?? 0}`;
   const hit = cache.get(key);
   if (hit && hit.signature === signature) {
     cache.delete(key);
@@ -117,22 +122,36 @@ export async function loadSupport(deps: Deps, model: LoadedModel, taskId: string
   return support;
 }
 
-/** Indices of the k rows of `features` most cosine-similar to `query`, best first. */
-export function nearest(features: Float32Array, count: number, dim: number, query: Float32Array, k: number): { index: number; similarity: number }[] {
+function rowNorms(features: Float32Array, count: number, dim: number): Float32Array {
+  const norms = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    let n = 0;
+    for (let d = i * dim, end = d + dim; d < end; d++) n += features[d]! * features[d]!;
+    norms[i] = Math.sqrt(n) || 1;
+  }
+  return norms;
+}
+
+/** The k support examples most cosine-similar to `query` (one row of features), best first. */
+export function nearest(support: Support, dim: number, query: Float32Array, k: number): { index: number; similarity: number }[] {
+  const { features } = support;
+  const count = support.ids.length;
+  support.norms ??= rowNorms(features, count, dim);
   let qn = 0;
   for (let d = 0; d < dim; d++) qn += query[d]! * query[d]!;
   qn = Math.sqrt(qn) || 1;
-  const scored: { index: number; similarity: number }[] = [];
+  // A running top-k (k is small): no per-row allocation, no full sort.
+  const top: { index: number; similarity: number }[] = [];
   for (let i = 0; i < count; i++) {
     let dot = 0;
-    let n = 0;
-    const base = i * dim;
-    for (let d = 0; d < dim; d++) {
-      const x = features[base + d]!;
-      dot += x * query[d]!;
-      n += x * x;
+    for (let d = 0, base = i * dim; d < dim; d++) dot += features[base + d]! * query[d]!;
+    const similarity = dot / (qn * support.norms[i]!);
+    if (top.length < k || similarity > top[top.length - 1]!.similarity) {
+      let at = top.length;
+      while (at > 0 && top[at - 1]!.similarity < similarity) at--;
+      top.splice(at, 0, { index: i, similarity });
+      if (top.length > k) top.pop();
     }
-    scored.push({ index: i, similarity: dot / (qn * (Math.sqrt(n) || 1)) });
   }
-  return scored.sort((a, b) => b.similarity - a.similarity).slice(0, k);
+  return top;
 }
