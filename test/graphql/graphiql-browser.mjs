@@ -53,10 +53,15 @@ try {
   // The browser user pastes the key into the Headers tab; here it is added to the page's requests.
   await page.route(`${origin}/graphql`, (route) =>
     route.continue({ headers: { ...route.request().headers(), authorization: `Bearer ${apiKey}` } }));
+  // GraphiQL introspects the schema on load (the docs explorer and completion depend on it); the depth
+  // limit must not refuse that.
+  const introspection = page.waitForResponse((r) => r.url() === `${origin}/graphql` && (r.request().postData() ?? "").includes("IntrospectionQuery"));
   const started = Date.now();
   await page.goto(`${origin}/graphql`, { waitUntil: "load" });
   await page.waitForSelector(".graphiql-container", { timeout: 30_000 });
   const rendered = Date.now() - started;
+  const introspected = await (await introspection).json();
+  if (!introspected.data?.__schema || introspected.errors) problems.push(`introspection failed: ${JSON.stringify(introspected.errors)}`);
   await page.click(".graphiql-execute-button");
   try {
     // Monaco renders spaces as U+00A0.
