@@ -45,6 +45,8 @@ class DistillConfig:
     dim: int = 256  # embedding size; 128 halves the table
     trim: bool = True  # ignore [unusedN] and non-ASCII tokens (rows = -1)
     tune: bool = True  # step 4; False = pure model2vec-style PCA + SIF table
+    center: bool = False  # match the teacher minus its corpus mean (the shift is folded into the rows)
+    shared_map: bool = False  # tuning also learns one d x d map applied to every row (reaches unseen tokens)
     sif_a: float = 1e-3
     epochs: int = 12
     batch_size: int = 256
@@ -56,12 +58,14 @@ class DistillConfig:
     name: str = "static-minilm"
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+        # Options added later are left out while off, so students cached before them keep their key.
+        fields = {k: v for k, v in asdict(self).items() if not (k in ("center", "shared_map") and v is False)}
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
 
 # Sizes measured in `python -m training evaluate --distill-compare`; the default ships (see
 # docs/benchmarks.md, "Distillation").
-SHIPPED = DistillConfig()
+SHIPPED = DistillConfig(shared_map=True)
 
 
 def teacher_tokenizer_json() -> str:
@@ -159,10 +163,18 @@ def _tune(cfg: DistillConfig, table0: np.ndarray, bags, targets, vbags, vtargets
 
     torch.manual_seed(cfg.seed)
     base = torch.from_numpy(table0)
-    table = torch.nn.Parameter(base.clone())
-    opt = torch.optim.Adam([table], lr=cfg.lr)
+    # table = base @ A + D. A (shared by every row) carries what tuning learns about the space to
+    # tokens the corpus never shows; D (per row, pulled to 0) is each seen token's own correction.
+    A = torch.nn.Parameter(torch.eye(base.shape[1]), requires_grad=cfg.shared_map)
+    D = torch.nn.Parameter(torch.zeros_like(base))
+    opt = torch.optim.Adam([A, D] if cfg.shared_map else [D], lr=cfg.lr)
     y, vy = torch.from_numpy(targets), torch.from_numpy(vtargets)
     rng = np.random.default_rng(cfg.seed)
+
+    def table():
+        with torch.no_grad():
+            return base @ A + D
+
     best, best_cos, bad = base.clone(), _mean_cos(base, vbags, vy), 0
     log.append({"epoch": 0, "valid_cos": best_cos})
     print(f"[distill] untuned table: meta-valid cos {best_cos:.4f}", file=sys.stderr)
@@ -174,20 +186,22 @@ def _tune(cfg: DistillConfig, table0: np.ndarray, bags, targets, vbags, vtargets
             chunk = [bags[i] for i in idx]
             flat = torch.from_numpy(np.concatenate(chunk))
             offsets = torch.tensor(np.cumsum([0] + [len(b) for b in chunk[:-1]]), dtype=torch.long)
-            pred = F.embedding_bag(flat, table, offsets, mode="mean")
+            # mean(base[ids] @ A + D[ids]) = mean(base[ids]) @ A + mean(D[ids]): never builds the table
+            pred = F.embedding_bag(flat, base, offsets, mode="mean") @ A + F.embedding_bag(flat, D, offsets, mode="mean")
             touched = torch.unique(flat)  # the pull only on rows this batch moves: O(batch), not O(vocab)
             loss = (1 - F.cosine_similarity(pred, y[idx], dim=1)).mean() \
-                + cfg.pull * (table[touched] - base[touched]).pow(2).sum(1).mean()
+                + cfg.pull * D[touched].pow(2).sum(1).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
             total += float(loss.detach()) * len(idx)
-        vcos = _mean_cos(table.detach(), vbags, vy)
+        current = table()
+        vcos = _mean_cos(current, vbags, vy)
         log.append({"epoch": epoch, "train_loss": total / len(bags), "valid_cos": vcos})
         print(f"[distill] epoch {epoch}: train loss {total / len(bags):.4f}, meta-valid cos {vcos:.4f}",
               file=sys.stderr)
         if vcos > best_cos + 1e-4:
-            best, best_cos, bad = table.detach().clone(), vcos, 0
+            best, best_cos, bad = current, vcos, 0
         else:
             bad += 1
             if bad >= cfg.patience:
@@ -216,7 +230,12 @@ def distill(cfg: DistillConfig, tune_texts: list[str], valid_texts: list[str],
         emb = token_embeddings(teacher)[kept_ids]
     teacher = teacher or TeacherEncoder()
     y = embed(teacher, tune_texts)
-    # Step 2: uncentred SVD keeps the common direction all sentence embeddings share.
+    # Step 2: uncentred SVD keeps the common direction all sentence embeddings share; with `center`
+    # that direction is removed from the target, so the cosine loss spends itself on what tells
+    # texts apart. Every text keeps >= 1 row, so subtracting a constant from every row shifts every
+    # embedding by that constant: the centring costs nothing at the edge.
+    mu = y.mean(0) if cfg.center else np.zeros(y.shape[1], np.float32)
+    y = y - mu
     _, sv, vt = np.linalg.svd(y, full_matrices=False)
     basis = vt[: cfg.dim].T.astype(np.float32)  # [384, dim]
     explained = float((sv[: cfg.dim] ** 2).sum() / (sv ** 2).sum())
@@ -224,13 +243,15 @@ def distill(cfg: DistillConfig, tune_texts: list[str], valid_texts: list[str],
     bags = _bags(tune_texts, cfg.max_tokens, specials, rows)
     weights = sif_weights(bags, n_rows, cfg.sif_a)
     table0 = (emb @ basis) * weights[:, None]
+    if cfg.center:  # start centred too: subtract the mean student embedding of the corpus
+        table0 -= np.mean([table0[b].mean(0) for b in bags if len(b)], axis=0)
     table0 /= np.median(np.linalg.norm(table0, axis=1)) + 1e-12  # unit scale keeps Adam's lr meaningful
     report: dict = {"config": asdict(cfg), "tune_texts": len(tune_texts), "valid_texts": len(valid_texts),
                     "rows": n_rows, "basis_explained_variance": explained, "log": []}
     table = table0.astype(np.float32)
     if cfg.tune:
         keep = [i for i, b in enumerate(bags) if len(b)]
-        vy = embed(teacher, valid_texts) @ basis
+        vy = (embed(teacher, valid_texts) - mu) @ basis
         vbags = _bags(valid_texts, cfg.max_tokens, specials, rows)
         vkeep = [i for i, b in enumerate(vbags) if len(b)]
         table = _tune(cfg, table, [bags[i] for i in keep], (y @ basis)[keep],

@@ -47,8 +47,9 @@ class EvalConfig:
     episodes: int = 600
     valid_tasks: int = 3  # meta-valid tasks used to pick baseline hyperparameters
     # Meta-training settings for every algorithm (TrainConfig fields); modest so a CPU run finishes.
+    # threads=1: on a shared 2-core machine, two OpenMP threads per process spin against each other.
     train: dict = field(default_factory=lambda: {"meta_steps": 300, "tasks_per_batch": 8, "valid_every": 50,
-                                                 "progress": False})
+                                                 "progress": False, "threads": 1})
     seed: int = 20261129
 
 
@@ -218,7 +219,8 @@ def run(cfg: EvalConfig) -> dict:
     for i, (protocol, target, enc, method) in enumerate(plan, 1):
         fn = cross_dataset if protocol == "cross" else label_episodes
         settings = asdict(cfg)
-        key = (protocol, target, enc, method, {k: settings[k] for k in (
+        from training.distill import RECIPE_VERSION, SHIPPED
+        key = (protocol, target, enc, method, RECIPE_VERSION, SHIPPED.key(), {k: settings[k] for k in (
             "cross_shots", "episode_ways", "episode_shots", "episode_query", "episodes", "valid_tasks", "train", "seed")})
         tic = time.time()
         got = _cached(key, lambda: fn(target, enc, method, cfg))
@@ -272,7 +274,7 @@ def add_command(subparsers) -> None:
 def _cli(args) -> None:
     import torch
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     split = lambda s: tuple(x for x in s.split(",") if x)  # noqa: E731
     unknown = set(split(args.encoders)) - set(ENCODERS)
     if unknown:
