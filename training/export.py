@@ -110,6 +110,11 @@ def export_transformer_encoder(teacher, out: Path) -> dict:
     _export(_Transformer(teacher.model), (ids, mask), out / "encoder.onnx", ["input_ids", "attention_mask"],
             ["embedding"], {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
                             "embedding": {0: "batch"}})
+    # The exporter leaves the pooled output's width symbolic; the contract says [batch, dim].
+    graph_model = onnx.load(str(out / "encoder.onnx"))
+    graph_model.graph.output[0].type.tensor_type.shape.dim[1].dim_value = teacher.dim
+    onnx.save(graph_model, str(out / "encoder.onnx"))
+    onnx.checker.check_model(str(out / "encoder.onnx"), full_check=True)
     quantize_dynamic(str(out / "encoder.onnx"), str(out / "encoder.int8.onnx"), weight_type=QuantType.QInt8)
     return {"kind": "transformer", "tag": teacher.tag, "teacher": "sentence-transformers/all-MiniLM-L6-v2",
             "dim": teacher.dim, "vocab_size": teacher.tokenizer.vocab_size, "max_tokens": teacher.max_tokens,

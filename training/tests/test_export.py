@@ -117,3 +117,18 @@ def test_register_sql_activates_exactly_one(artifact):
     assert rows[1][2] == f"models/{second['version']}/" and rows[1][3] == "test-static-d16"
     with pytest.raises(sqlite3.IntegrityError):
         db.executescript(publish.register_sql(second, sha, activate=False))
+
+
+def test_transformer_encoder_export_parity_and_int8(tmp_path):
+    """The teacher as encoder.onnx matches TeacherEncoder within tolerance; int8 stays close (cosine)."""
+    from training.encoders import TeacherEncoder
+    torch.manual_seed(0)
+    m = MetaModel(ModelConfig(dim=384, features=32, hidden=0, steps=2))
+    man = export.build_artifact(m, TeacherEncoder(), tmp_path, "protonet", {})
+    assert man["encoder"]["kind"] == "transformer" and man["version"].endswith("-protonet-transformer")
+    assert {"encoder.onnx", "encoder.int8.onnx"} <= {f["name"] for f in man["files"]}
+    assert man["parity"]["max_abs_diff"] <= man["tolerance"]["atol"]
+    assert man["metrics"]["int8_vs_fp32_cosine_min"] > 0.9
+    enc = next(f for f in man["files"] if f["name"] == "encoder.onnx")
+    assert [i["name"] for i in enc["inputs"]] == ["input_ids", "attention_mask"]
+    assert enc["outputs"][0]["shape"] == ["batch", 384]
