@@ -63,6 +63,9 @@ def _student(**changes):
 ENCODERS = {
     "teacher": lambda holdout: _teacher(),
     "static": _student(),
+    # The shipped student itself: tuned on every set's train split, so on protocol (a) it has seen
+    # the target's unlabeled train texts (never its test texts): the in-domain product case, not (a).
+    "static-shipped": lambda holdout: _student()(None),
     "static-untuned": _student(tune=False),
     "static-centered": _student(center=True),
     "static-d128": _student(dim=128),

@@ -1,0 +1,103 @@
+"""Markdown tables for docs/benchmarks.md, generated from evaluation JSON (never typed by hand).
+
+python -m training.report docs/results/evaluation.json [more.json ...]  -> prints the tables.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+SETS = ("banking77", "clinc150", "hwu64")
+
+
+def _index(rows):
+    out = {}
+    for r in rows:
+        out[(r["protocol"], r["encoder"], r["method"], r["target"], r["shots"])] = r
+    return out
+
+
+def _order(values, first):
+    return [v for v in first if v in values] + sorted(v for v in values if v not in first)
+
+
+METHOD_ORDER = ("prototypes", "logreg", "knn", "protonet", "proto_maml", "meta_sgd", "maml", "fomaml", "reptile")
+ENCODER_ORDER = ("teacher", "static")
+
+
+def cross_table(rows, anchors) -> str:
+    idx = _index(rows)
+    rows = [r for r in rows if r["protocol"] == "cross"]
+    shots = sorted({r["shots"] for r in rows})
+    head = "| method | encoder | " + " | ".join(f"{s} {k}-shot" for s in SETS for k in shots) + " | mean |"
+    lines = [head, "|" + "---|" * (3 + len(SETS) * len(shots))]
+    for enc in _order({r["encoder"] for r in rows}, ENCODER_ORDER):
+        for m in _order({r["method"] for r in rows if r["encoder"] == enc}, METHOD_ORDER):
+            vals = [idx.get(("cross", enc, m, s, k)) for s in SETS for k in shots]
+            cells = [f"{100 * v['accuracy']:.2f}" if v else "–" for v in vals]
+            got = [100 * v["accuracy"] for v in vals if v]
+            mean = f"{sum(got) / len(got):.2f}" if len(got) == len(vals) else "–"
+            lines.append(f"| {m} | {enc} | " + " | ".join(cells) + f" | {mean} |")
+    for name, per in anchors.items():
+        cells = [f"{per[s][str(k)]:.2f}" if str(k) in per.get(s, {}) else "–" for s in SETS for k in shots]
+        lines.append(f"| *{name}* | published | " + " | ".join(cells) + " | |")
+    return "\n".join(lines)
+
+
+def episodes_table(rows) -> str:
+    idx = _index(rows)
+    rows = [r for r in rows if r["protocol"] == "episodes"]
+    if not rows:
+        return "(no episode results)"
+    shots = sorted({r["shots"] for r in rows})
+    ways = rows[0]["ways"]
+    head = "| method | encoder | " + " | ".join(f"{s} {ways}-way {k}-shot" for s in SETS for k in shots) + " |"
+    lines = [head, "|" + "---|" * (2 + len(SETS) * len(shots))]
+    for enc in _order({r["encoder"] for r in rows}, ENCODER_ORDER):
+        for m in _order({r["method"] for r in rows if r["encoder"] == enc}, METHOD_ORDER):
+            vals = [idx.get(("episodes", enc, m, s, k)) for s in SETS for k in shots]
+            cells = [f"{100 * v['accuracy']:.2f} ± {100 * v['ci95']:.2f}" if v else "–" for v in vals]
+            lines.append(f"| {m} | {enc} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def gap_table(rows, student="static", teacher="teacher") -> str:
+    """Student minus teacher, per method and protocol, in points (negative = the student loses)."""
+    idx = _index(rows)
+    gaps = defaultdict(list)
+    for (p, enc, m, s, k), r in idx.items():
+        if enc == student and (p, teacher, m, s, k) in idx:
+            gaps[(p, m)].append(100 * (r["accuracy"] - idx[(p, teacher, m, s, k)]["accuracy"]))
+    lines = ["| protocol | method | mean gap (points) | worst | cases |", "|---|---|---|---|---|"]
+    for (p, m), g in sorted(gaps.items(), key=lambda kv: (kv[0][0], METHOD_ORDER.index(kv[0][1])
+                                                           if kv[0][1] in METHOD_ORDER else 99)):
+        lines.append(f"| {p} | {m} | {sum(g) / len(g):+.2f} | {min(g):+.2f} | {len(g)} |")
+    return "\n".join(lines)
+
+
+def best_methods(rows) -> str:
+    """Mean cross-dataset accuracy per (encoder, method), best first."""
+    by = defaultdict(list)
+    for r in rows:
+        if r["protocol"] == "cross":
+            by[(r["encoder"], r["method"])].append(100 * r["accuracy"])
+    ranked = sorted(((sum(v) / len(v), e, m, len(v)) for (e, m), v in by.items()), reverse=True)
+    lines = ["| rank | encoder | method | mean all-way accuracy | cases |", "|---|---|---|---|---|"]
+    lines += [f"| {i} | {e} | {m} | {a:.2f} | {n} |" for i, (a, e, m, n) in enumerate(ranked, 1)]
+    return "\n".join(lines)
+
+
+def main(paths: list[str]) -> None:
+    reports = [json.loads(Path(p).read_text()) for p in paths]
+    rows = [r for rep in reports for r in rep["results"]]
+    print(f"machine: {reports[0]['machine']}; created {reports[0]['created']}\n")
+    print("## cross-dataset\n\n" + cross_table(rows, reports[0]["anchors"]) + "\n")
+    print("## episodes\n\n" + episodes_table(rows) + "\n")
+    print("## student - teacher\n\n" + gap_table(rows) + "\n")
+    print("## ranking\n\n" + best_methods(rows))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
