@@ -87,12 +87,21 @@ def _export(module: nn.Module, args: tuple, path: Path, inputs: list[str], outpu
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
 
 
+def _fix_width(path: Path, width: int) -> None:
+    """The exporter leaves a normalised output's width symbolic; the contract says [batch, width]."""
+    graph_model = onnx.load(str(path))
+    graph_model.graph.output[0].type.tensor_type.shape.dim[1].dim_value = width
+    onnx.save(graph_model, str(path))
+    onnx.checker.check_model(str(path), full_check=True)
+
+
 def export_meta_model(model: MetaModel, out: Path) -> None:
     model = model.float().eval()
     d, f = model.cfg.dim, model.cfg.features
     emb = torch.randn(3, d)
     _export(_Adapter(model), (emb,), out / "adapter.onnx", ["embedding"], ["features"],
             {"embedding": {0: "batch"}, "features": {0: "batch"}})
+    _fix_width(out / "adapter.onnx", f)
     sf = F.normalize(torch.randn(6, f), dim=-1)
     sl = F.one_hot(torch.tensor([0, 0, 1, 1, 2, 2]), 3).float()
     _export(_Adapt(model), (sf, sl), out / "adapt.onnx", ["support_features", "support_labels"], ADAPT_OUTPUTS,
@@ -110,11 +119,7 @@ def export_transformer_encoder(teacher, out: Path) -> dict:
     _export(_Transformer(teacher.model), (ids, mask), out / "encoder.onnx", ["input_ids", "attention_mask"],
             ["embedding"], {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
                             "embedding": {0: "batch"}})
-    # The exporter leaves the pooled output's width symbolic; the contract says [batch, dim].
-    graph_model = onnx.load(str(out / "encoder.onnx"))
-    graph_model.graph.output[0].type.tensor_type.shape.dim[1].dim_value = teacher.dim
-    onnx.save(graph_model, str(out / "encoder.onnx"))
-    onnx.checker.check_model(str(out / "encoder.onnx"), full_check=True)
+    _fix_width(out / "encoder.onnx", teacher.dim)
     quantize_dynamic(str(out / "encoder.onnx"), str(out / "encoder.int8.onnx"), weight_type=QuantType.QInt8)
     return {"kind": "transformer", "tag": teacher.tag, "teacher": "sentence-transformers/all-MiniLM-L6-v2",
             "dim": teacher.dim, "vocab_size": teacher.tokenizer.vocab_size, "max_tokens": teacher.max_tokens,

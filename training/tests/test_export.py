@@ -42,6 +42,8 @@ def test_artifact_parity_and_manifest(tmp_path, head_init):
     adapt = next(f for f in man["files"] if f["name"] == "adapt.onnx")
     assert adapt["inputs"][1] == {"name": "support_labels", "dtype": "float32", "shape": ["support", "ways"]}
     assert manifest.verify_artifact(tmp_path)["version"] == man["version"]
+    adapter = next(f for f in man["files"] if f["name"] == "adapter.onnx")
+    assert adapter["outputs"] == [{"name": "features", "dtype": "float32", "shape": ["batch", 8]}]
 
     # golden.json reproduces through onnxruntime for a Worker-style consumer
     golden = json.loads((tmp_path / "golden.json").read_text())
