@@ -9,10 +9,14 @@
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { basename, resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { format, parseArgs } from "node:util";
 import { unstable_splitSqlQuery, unstable_startWorker } from "wrangler";
 
 const ROOT = resolve(import.meta.dirname, "..");
+// stdout carries exactly one JSON object: wrangler's own console output (e.g. the offline Request.cf
+// warning) goes to stderr.
+const toStderr = (...args) => process.stderr.write(format(...args) + "\n");
+console.log = console.info = console.warn = console.debug = toStderr;
 const { values: opt } = parseArgs({
   options: {
     data: { type: "string" },
@@ -152,7 +156,7 @@ try {
       ci95: episodes > 1 ? "1.96 x standard error over episodes" : "1.96 x binomial standard error over queries",
     },
   };
-  console.log(opt.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
+  process.stdout.write((opt.json ? JSON.stringify(result) : JSON.stringify(result, null, 2)) + "\n");
 } finally {
   await worker.dispose();
 }
