@@ -39,14 +39,18 @@ def logits(model: MetaModel, features: torch.Tensor, weight: torch.Tensor, bias:
     return model.temperature() * (features @ weight.T + bias)
 
 
-def init_head(model: MetaModel, support_features: torch.Tensor, support_onehot: torch.Tensor):
+def init_head(model: MetaModel, support_features: torch.Tensor, support_onehot: torch.Tensor,
+              head_row: torch.Tensor | None = None, head_bias: torch.Tensor | None = None):
+    """Initial head for a task. `head_row`/`head_bias` replace the module's (Reptile's functional params)."""
     if model.cfg.head_init == "prototypes":
         # -||f - p||² = 2 f·p - ||p||² - ||f||²: a linear head equal to the Euclidean prototype classifier
         counts = support_onehot.sum(0)
         protos = (support_onehot.T @ support_features) / counts[:, None]
         return 2 * protos, -(protos * protos).sum(-1)
+    row = model.head_row if head_row is None else head_row
+    bias = model.head_bias if head_bias is None else head_bias
     ways = support_onehot.sum(0)[:, None]  # [ways, 1], only to broadcast the shared row over ways
-    return model.head_row * torch.ones_like(ways), model.head_bias * torch.ones_like(ways[:, 0])
+    return row * torch.ones_like(ways), bias * torch.ones_like(ways[:, 0])
 
 
 def inner_gradient(model: MetaModel, features, onehot, weight, bias):
@@ -64,7 +68,12 @@ def inner_gradient_autograd(model: MetaModel, features, onehot, weight, bias):
 
 
 def support_loss(model, features, onehot, weight, bias):
-    return -(torch.log_softmax(logits(model, features, weight, bias), -1) * onehot).sum() / onehot.sum()
+    return _cross_entropy(model.temperature(), features, onehot, weight, bias)
+
+
+def _cross_entropy(temperature, features, onehot, weight, bias):
+    out = temperature * (features @ weight.T + bias)
+    return -(torch.log_softmax(out, -1) * onehot).sum() / onehot.sum()
 
 
 def _accuracy(model, features, onehot, weight, bias):
@@ -133,8 +142,8 @@ def reptile_step(model: MetaModel, batch: dict, inner_steps: int, inner_lr: floa
 
     def task_loss(p, x, onehot):
         feats = functional_call(model, p, (x,))
-        w, b = _learned_or_proto_head(model, p, feats, onehot)
-        return support_loss_with_temp(p["log_temperature"].exp(), feats, onehot, w, b)
+        w, b = init_head(model, feats, onehot, p["head_row"], p["head_bias"])
+        return _cross_entropy(p["log_temperature"].exp(), feats, onehot, w, b)
 
     def one_task(x, onehot):
         p = dict(params)
@@ -147,19 +156,6 @@ def reptile_step(model: MetaModel, batch: dict, inner_steps: int, inner_lr: floa
     onehot = F.one_hot(torch.cat([batch["support_y"], batch["query_y"]], 1), ways).to(x.dtype)
     deltas = vmap(one_task)(x, onehot)
     return {k: v.mean(0) for k, v in deltas.items()}
-
-
-def _learned_or_proto_head(model, p, feats, onehot):
-    if model.cfg.head_init == "prototypes":
-        protos = (onehot.T @ feats) / onehot.sum(0)[:, None]
-        return 2 * protos, -(protos * protos).sum(-1)
-    ones = onehot.sum(0)[:, None]
-    return p["head_row"] * torch.ones_like(ones), p["head_bias"] * torch.ones_like(ones[:, 0])
-
-
-def support_loss_with_temp(temp, feats, onehot, w, b):
-    out = temp * (feats @ w.T + b)
-    return -(torch.log_softmax(out, -1) * onehot).sum() / onehot.sum()
 
 
 def model_config_for(algorithm: str, **overrides) -> ModelConfig:
