@@ -30,11 +30,12 @@ export interface ActiveRow {
   version: string;
   r2_prefix: string;
   manifest_sha256: string;
+  encoder: string; // the encoder tag the version was registered with
 }
 
 /** The per-request check; callers may batch it with their own reads (one D1 round trip). */
 export const activeVersionStatement = (db: D1Database) =>
-  db.prepare("SELECT version, r2_prefix, manifest_sha256 FROM model_versions WHERE active = 1");
+  db.prepare("SELECT version, r2_prefix, manifest_sha256, encoder FROM model_versions WHERE active = 1");
 
 /**
  * The model to use for this request: null when no version is active; the active one when it loads;
@@ -75,6 +76,12 @@ async function loadVersion(bucket: R2Bucket, row: ActiveRow): Promise<LoadedMode
   const manifest = await readManifest(bucket, row.r2_prefix, row.manifest_sha256);
   if (manifest.version !== row.version) {
     throw modelUnavailable(`The manifest under ${row.r2_prefix} describes ${manifest.version}, not ${row.version}.`);
+  }
+  if (manifest.encoder.tag !== row.encoder) {
+    // Stored example features are only comparable within one encoder space: never mix them up silently.
+    throw modelUnavailable(
+      `ModelVersion ${row.version} is registered for encoder ${row.encoder}, but its manifest was built for ${manifest.encoder.tag}.`,
+    );
   }
   const enc = manifest.encoder.files;
   const names = [

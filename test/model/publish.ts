@@ -9,6 +9,7 @@ export interface PublishOptions {
   omit?: string; // leave this file out of R2
   manifest?: (m: Manifest) => void; // edit the manifest before it is hashed
   activate?: boolean; // default true
+  registeredEncoder?: string; // the encoder tag written to D1 (default: the manifest's)
 }
 
 async function artifactFile(name: string): Promise<ArrayBuffer> {
@@ -43,7 +44,7 @@ export async function publishArtifact(options: PublishOptions = {}): Promise<str
     `INSERT OR REPLACE INTO model_versions (version, r2_prefix, manifest_sha256, algorithm, encoder, metrics_json)
      VALUES (?, ?, ?, ?, ?, '{}')`,
   )
-    .bind(version, prefix, await sha256Hex(manifestBytes), manifest.algorithm, manifest.encoder.tag)
+    .bind(version, prefix, await sha256Hex(manifestBytes), manifest.algorithm, options.registeredEncoder ?? manifest.encoder.tag)
     .run();
   if (options.activate ?? true) await activate(version);
   return version;

@@ -86,6 +86,11 @@ describe("broken artifacts", () => {
     await expect(getActiveModel(deps())).rejects.toThrow(/"transformer" encoder.*128 MB/);
   });
 
+  it("a manifest built for another encoder than the one registered in D1 is refused", async () => {
+    await publishArtifact({ version: uniq("tag"), registeredEncoder: "static-some-other-encoder" });
+    await expect(getActiveModel(deps())).rejects.toThrow(/registered for encoder static-some-other-encoder/);
+  });
+
   it("the isolate keeps serving the version it had when the new active one is corrupt", async () => {
     const good = await publishArtifact({ version: uniq("good") });
     expect((await getActiveModel(deps()))!.version).toBe(good);
