@@ -89,6 +89,26 @@ def best_methods(rows) -> str:
     return "\n".join(lines)
 
 
+def throughput_table(rows) -> str:
+    """Episodes/s of each meta-training run of the evaluation (real cached embeddings, its settings)."""
+    by = defaultdict(list)
+    seen = set()
+    for r in rows:
+        h = r.get("history") or []
+        key = (r["protocol"], r["target"], r["encoder"], r["method"])
+        if not h or key in seen or "episodes_per_s" not in h[-1]:
+            continue
+        seen.add(key)
+        by[r["method"]].append((h[-1]["episodes_per_s"], r.get("train_seconds", 0.0)))
+    lines = ["| algorithm | episodes/s (median) | min – max | wall s per run (median, incl. validation) | runs |",
+             "|---|---|---|---|---|"]
+    for m in _order(set(by), METHOD_ORDER):
+        eps = sorted(v[0] for v in by[m])
+        wall = sorted(v[1] for v in by[m])
+        lines.append(f"| {m} | {eps[len(eps) // 2]:.1f} | {eps[0]:.1f} – {eps[-1]:.1f} | {wall[len(wall) // 2]:.1f} | {len(eps)} |")
+    return "\n".join(lines)
+
+
 def main(paths: list[str]) -> None:
     reports = [json.loads(Path(p).read_text()) for p in paths]
     rows = [r for rep in reports for r in rep["results"]]
@@ -96,7 +116,8 @@ def main(paths: list[str]) -> None:
     print("## cross-dataset\n\n" + cross_table(rows, reports[0]["anchors"]) + "\n")
     print("## episodes\n\n" + episodes_table(rows) + "\n")
     print("## student - teacher\n\n" + gap_table(rows) + "\n")
-    print("## ranking\n\n" + best_methods(rows))
+    print("## ranking\n\n" + best_methods(rows) + "\n")
+    print("## meta-training throughput\n\n" + throughput_table(rows))
 
 
 if __name__ == "__main__":
