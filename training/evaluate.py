@@ -32,6 +32,7 @@ from training.encoders import CACHE_ROOT, TeacherEncoder, embed
 
 RESULTS_CACHE = CACHE_ROOT / "evaluate"
 BASELINE_NAMES = ("prototypes", "logreg", "knn")
+NO_META = "edge_no_meta"  # the edge's adapt/logits path with an untrained (identity) adapter
 
 
 @dataclass
@@ -39,7 +40,7 @@ class EvalConfig:
     protocols: tuple[str, ...] = ("cross", "episodes")
     targets: tuple[str, ...] = data.SETS
     encoders: tuple[str, ...] = ("teacher", "static")  # see ENCODERS
-    methods: tuple[str, ...] = BASELINE_NAMES + ("protonet", "proto_maml", "meta_sgd", "maml", "fomaml", "reptile")
+    methods: tuple[str, ...] = BASELINE_NAMES + (NO_META, "protonet", "proto_maml", "meta_sgd", "maml", "fomaml", "reptile")
     cross_shots: tuple[int, ...] = (5, 10)
     episode_ways: int = 5
     episode_shots: tuple[int, ...] = (1, 5)
@@ -148,6 +149,16 @@ def _classifiers(method, protocol, encoder_name, part, train_set, valid_set, tas
             b = baselines.select(baselines.BASELINES[method](), tasks)
             out[shots], chosen[shots] = b.classifier(), b.chosen
         return out, {"chosen_on_meta_valid": chosen}
+    if method == NO_META:
+        # The edge path with nothing meta-learned: identity adapter (unit-normalised embeddings),
+        # prototype-initialised head, 10 plain inner steps. The control that says whether meta-training pays.
+        from training.algorithms import model_config_for
+        from training.model import MetaModel
+
+        dim = train_set.x.shape[1]
+        model = MetaModel(model_config_for("proto_maml", dim=dim, features=dim, hidden=0, steps=10, inner_lr=2.0,
+                                           learn_step_sizes=False)).eval()
+        return {s: meta_classifier(model) for s in tasks_by_shots}, {"model": model.constructor_args()}
     model, history, seconds, tcfg = _train_meta(method, protocol, encoder_name, part, train_set, valid_set, cfg)
     clf = meta_classifier(model)
     return {s: clf for s in tasks_by_shots}, {"history": history, "train_seconds": seconds, "train_config": tcfg}
