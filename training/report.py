@@ -1,6 +1,7 @@
 """Markdown tables for docs/benchmarks.md, generated from evaluation JSON (never typed by hand).
 
 python -m training.report docs/results/evaluation.json [more.json ...]  -> prints the tables.
+python -m training.report --merge OUT.json IN.json ...                -> one report from several runs.
 """
 from __future__ import annotations
 
@@ -109,7 +110,17 @@ def throughput_table(rows) -> str:
     return "\n".join(lines)
 
 
+def merge(out: str, paths: list[str]) -> None:
+    """One evaluation JSON from several runs (each ran a slice of the plan; rows are kept as they are)."""
+    reports = [json.loads(Path(p).read_text()) for p in paths]
+    merged = {**reports[0], "runs": [{k: r[k] for k in ("created", "machine", "settings", "seconds")} for r in reports],
+              "results": [row for r in reports for row in r["results"]]}
+    Path(out).write_text(json.dumps(merged, indent=1))
+
+
 def main(paths: list[str]) -> None:
+    if paths and paths[0] == "--merge":
+        return merge(paths[1], paths[2:])
     reports = [json.loads(Path(p).read_text()) for p in paths]
     rows = [r for rep in reports for r in rep["results"]]
     print(f"machine: {reports[0]['machine']}; created {reports[0]['created']}\n")
