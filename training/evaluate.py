@@ -290,9 +290,14 @@ def _cli(args) -> None:
 
     torch.set_num_threads(1)
     split = lambda s: tuple(x for x in s.split(",") if x)  # noqa: E731
-    unknown = set(split(args.encoders)) - set(ENCODERS)
-    if unknown:
-        raise data.DataError(f"unknown encoders {sorted(unknown)}; choose from {sorted(ENCODERS)}")
+    from training.algorithms import ALGORITHMS
+
+    for what, given, allowed in (("encoders", args.encoders, ENCODERS), ("protocols", args.protocols, ("cross", "episodes")),
+                                 ("targets", args.targets, data.SETS),
+                                 ("methods", args.methods, BASELINE_NAMES + (NO_META,) + ALGORITHMS)):
+        unknown = set(split(given)) - set(allowed)
+        if unknown:
+            raise data.DataError(f"unknown {what} {sorted(unknown)}; choose from {sorted(allowed)}")
     base = EvalConfig()
     cfg = EvalConfig(protocols=split(args.protocols), targets=split(args.targets), encoders=split(args.encoders),
                      methods=split(args.methods), episodes=args.episodes,
