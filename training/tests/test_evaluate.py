@@ -69,3 +69,20 @@ def test_published_anchors_are_the_readme_table():
     a = published_anchors()
     assert a["CPFT (Zhang et al. 2021)"]["banking77"] == {"5": 80.86, "10": 87.20}
     assert a["USE+ConveRT (Casanueva et al. 2020)"]["hwu64"]["10"] == 85.83
+
+
+def test_report_tables_come_from_the_rows(tmp_path):
+    import json
+
+    from training import report
+
+    rows = [{"protocol": "cross", "target": s, "encoder": e, "method": "prototypes", "shots": k, "accuracy": acc}
+            for s in report.SETS for k in (5, 10) for e, acc in (("teacher", 0.8), ("static", 0.75))]
+    assert "| cross | prototypes | -5.00 | -5.00 | 6 |" in report.gap_table(rows)
+    assert "| prototypes | teacher | 80.00 |" in report.cross_table(rows, published_anchors())
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    for f, part in ((a, rows[:6]), (b, rows[6:])):
+        f.write_text(json.dumps({"created": "x", "machine": "m", "settings": {}, "seconds": 1, "results": part}))
+    report.merge(str(tmp_path / "m.json"), [str(a), str(b)])
+    merged = json.loads((tmp_path / "m.json").read_text())
+    assert merged["results"] == rows and len(merged["runs"]) == 2
