@@ -33,21 +33,36 @@ def _encoder(name: str):
 
 
 def _valid_vs_prototypes(result: dict, cfg) -> dict:
-    """Meta-valid episode accuracy of the meta-learned head vs frozen-encoder prototypes, same episodes."""
+    """Meta-valid episode accuracy of the artifact's edge path vs frozen-encoder prototypes, same episodes."""
     import torch
     from training import algorithms
     from training.train import embed_rows, valid_batches
     model, valid = result["model"], embed_rows(result["encoder"], result["partition"].meta_valid)
     batches = valid_batches(cfg, valid, torch.device("cpu"), torch.float32)
-    accs = {"meta_learned": [], "frozen_prototypes": []}
+    ours = "edge_no_meta" if cfg.algorithm == "edge_no_meta" else "meta_learned"  # nothing learned: say so
+    accs = {ours: [], "frozen_prototypes": []}
     with torch.no_grad():
         for b in batches:
-            accs["meta_learned"].append(float(algorithms.episode_query_loss(model, b, "maml")[1]))
+            accs[ours].append(float(algorithms.episode_query_loss(model, b, "maml")[1]))
             for sx, sy, qx, qy in zip(b["support_x"], b["support_y"], b["query_x"], b["query_y"]):
                 protos = torch.stack([sx[sy == c].mean(0) for c in range(int(sy.max()) + 1)])
                 sim = torch.nn.functional.normalize(qx, dim=-1) @ torch.nn.functional.normalize(protos, dim=-1).T
                 accs["frozen_prototypes"].append(float((sim.argmax(-1) == qy).float().mean()))
     return {f"meta_valid_{cfg.ways}way_{cfg.shots}shot_acc_{k}": round(sum(v) / len(v), 4) for k, v in accs.items()}
+
+
+def _measured(cfg, model, encoder) -> dict:
+    """The method's measured cross-dataset numbers (docs/results/evaluation.json) for the manifest: on the
+    shipped student for a static build (the evaluated `static-shipped` encoder is this very encoder), else
+    on the teacher. edge_no_meta rows also record their model, so the manifest says whether they match."""
+    from training import evaluate
+    from training.algorithms import NO_META
+    name = "static-shipped" if cfg.encoder == "static" else "teacher"
+    if cfg.algorithm == NO_META:
+        return evaluate.measured_cross_dataset(cfg.algorithm, name, model_args=model.constructor_args(),
+                                               encoder_tag=encoder.tag)
+    return {**evaluate.measured_cross_dataset(cfg.algorithm, name, encoder_tag=encoder.tag),
+            "note": "the method as evaluate.py meta-trains it (other two sets, its budget), not these weights"}
 
 
 def _init_distributed(cfg) -> int:
@@ -78,8 +93,10 @@ def build(preset: str | None, out: Path, config_path: str | None = None, **overr
     result = train.main(cfg, out / "training", encoder)
     if rank != 0:  # torchrun: every rank trains (DDP), rank 0 alone evaluates, exports and reports
         return {}
+    cfg = result.get("config", cfg)  # edge_no_meta: the model fields it was built with, meta_steps 0
     metrics = {"history_last": result["history"][-1], **_valid_vs_prototypes(result, cfg),
-               "train_seconds": round(time.time() - t0, 1)}
+               "train_seconds": round(time.time() - t0, 1),
+               "cross_dataset": _measured(cfg, result["model"], encoder)}
     manifest = export.build_artifact(result["model"], encoder, out, cfg.algorithm, cfg.to_dict(), metrics)
     print(f"[training] {manifest['version']} written to {out} in {time.time() - t0:.0f} s "
           f"(parity max |diff| {manifest['parity']['max_abs_diff']:.2e})")
@@ -102,7 +119,7 @@ def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
     _build_command(sub, "smoke", "tiny end-to-end meta-training + evaluation + export on CPU (~1-2 min)", "smoke")
-    _build_command(sub, "default", "the artifact `npm start` installs (CPU, a few minutes)", "default")
+    _build_command(sub, "default", "the artifact `npm start` installs (edge_no_meta; --algorithm meta_sgd to meta-train)", "default")
     _build_command(sub, "train", "a full run from --config (the container's entry point)", None)
     for name in COMMAND_MODULES:
         try:

@@ -12,6 +12,10 @@ Outer objectives (`meta_loss` / `reptile_step`):
 - protonet:   no inner loop during meta-training; prototypes are the head (Snell et al.)
 - proto_maml: prototype head init + inner loop with fixed step sizes, second order
 - meta_sgd:   proto_maml with meta-learned per-step, per-feature step sizes (Li et al.)
+
+And one method that is not meta-learned at all: `edge_no_meta` (`edge_no_meta_model`), the same edge
+path with an identity adapter and fixed step sizes. evaluate.py measures it and `python -m training
+default` ships it: one constructor for both, so the evaluated model and the exported one are the same.
 """
 from __future__ import annotations
 
@@ -22,6 +26,12 @@ from torch.func import functional_call, grad, vmap
 from training.model import MetaModel, ModelConfig
 
 ALGORITHMS = ("maml", "fomaml", "reptile", "protonet", "proto_maml", "meta_sgd")
+# Not meta-learned: the edge's adapt/logits path with an identity adapter (unit-normalised embeddings),
+# prototype-initialised head and 10 plain inner steps (step 2.0 in logit units, temperature 10).
+NO_META = "edge_no_meta"
+NO_META_MODEL = dict(hidden=0, head_init="prototypes", steps=10, inner_lr=2.0, learn_step_sizes=False,
+                     temperature=10.0, inner_l2=0.0)
+BUILDABLE = ALGORITHMS + (NO_META,)  # what an artifact can be built with (config.TrainConfig.algorithm)
 
 # The model shape each algorithm meta-learns (train.py starts from these, the config can override).
 ALGORITHM_MODEL = {
@@ -156,6 +166,12 @@ def reptile_step(model: MetaModel, batch: dict, inner_steps: int, inner_lr: floa
     onehot = F.one_hot(torch.cat([batch["support_y"], batch["query_y"]], 1), ways).to(x.dtype)
     deltas = vmap(one_task)(x, onehot)
     return {k: v.mean(0) for k, v in deltas.items()}
+
+
+def edge_no_meta_model(dim: int) -> MetaModel:
+    """The `edge_no_meta` model for `dim`-wide embeddings: nothing learned, fully determined by `dim`
+    (identity projection, no MLP, buffers for the step sizes). evaluate.py and the default build use it."""
+    return MetaModel(ModelConfig(dim=dim, features=dim, **NO_META_MODEL)).eval()
 
 
 def model_config_for(algorithm: str, **overrides) -> ModelConfig:

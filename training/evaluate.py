@@ -31,8 +31,10 @@ from training import data
 from training.encoders import CACHE_ROOT, TeacherEncoder, embed
 
 RESULTS_CACHE = CACHE_ROOT / "evaluate"
+REPO = Path(__file__).resolve().parents[1]
+EVALUATION_JSON = REPO / "docs" / "results" / "evaluation.json"  # what docs/benchmarks.md is printed from
 BASELINE_NAMES = ("prototypes", "logreg", "knn")
-NO_META = "edge_no_meta"  # the edge's adapt/logits path with an untrained (identity) adapter
+NO_META = "edge_no_meta"  # algorithms.NO_META (not imported: torch stays lazy here); built by edge_no_meta_model
 
 
 @dataclass
@@ -152,12 +154,10 @@ def _classifiers(method, protocol, encoder_name, part, train_set, valid_set, tas
     if method == NO_META:
         # The edge path with nothing meta-learned: identity adapter (unit-normalised embeddings),
         # prototype-initialised head, 10 plain inner steps. The control that says whether meta-training pays.
-        from training.algorithms import model_config_for
-        from training.model import MetaModel
+        # algorithms.edge_no_meta_model is also what `python -m training default` exports.
+        from training.algorithms import edge_no_meta_model
 
-        dim = train_set.x.shape[1]
-        model = MetaModel(model_config_for("proto_maml", dim=dim, features=dim, hidden=0, steps=10, inner_lr=2.0,
-                                           learn_step_sizes=False)).eval()
+        model = edge_no_meta_model(train_set.x.shape[1])
         return {s: meta_classifier(model) for s in tasks_by_shots}, {"model": model.constructor_args()}
     model, history, seconds, tcfg = _train_meta(method, protocol, encoder_name, part, train_set, valid_set, cfg)
     clf = meta_classifier(model)
@@ -245,6 +245,39 @@ def run(cfg: EvalConfig) -> dict:
     return {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "machine": machine(), "settings": asdict(cfg), "seconds": round(time.time() - t0, 1),
             "anchors": published_anchors(), "results": rows}
+
+
+def measured_cross_dataset(method: str, encoder_name: str, path: Path = EVALUATION_JSON,
+                           model_args: dict | None = None, encoder_tag: str | None = None) -> dict:
+    """The cross-dataset all-way accuracies (%) measured for (method, encoder), read from an evaluation
+    JSON: what an artifact's manifest cites. With `model_args`/`encoder_tag`, also says whether the
+    evaluated rows used that very model (edge_no_meta rows record it) and encoder."""
+    try:
+        raw = Path(path).read_bytes()
+        report = json.loads(raw)
+    except (OSError, ValueError) as err:
+        return {"source": str(path), "error": f"not readable: {err}"}
+    rows = [r for r in report.get("results", [])
+            if r.get("protocol") == "cross" and r.get("method") == method and r.get("encoder") == encoder_name]
+    try:
+        source = str(Path(path).resolve().relative_to(REPO))
+    except ValueError:
+        source = str(path)
+    out: dict = {"source": source, "source_sha256": hashlib.sha256(raw).hexdigest(), "created": report.get("created"),
+                 "protocol": "cross-dataset all-way (docs/benchmarks.md (a))", "method": method, "encoder": encoder_name}
+    if not rows:
+        return {**out, "error": f"no cross-dataset rows for {method} on {encoder_name}"}
+    acc: dict = {}
+    for r in sorted(rows, key=lambda r: (r["target"], r["shots"])):
+        acc.setdefault(r["target"], {})[str(r["shots"])] = round(100 * r["accuracy"], 2)
+    tags = sorted({r.get("encoder_tag") for r in rows})
+    out.update(encoder_tags=tags, accuracy_pct=acc, cells=len(rows),
+               mean_pct=round(100 * float(np.mean([r["accuracy"] for r in rows])), 2))
+    if encoder_tag is not None:
+        out["encoder_tag_matches_artifact"] = tags == [encoder_tag]
+    if model_args is not None:
+        out["same_model_as_evaluated"] = all(r.get("model") == model_args for r in rows)
+    return out
 
 
 def machine() -> str:

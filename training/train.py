@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +96,8 @@ def meta_train(cfg: TrainConfig, meta_train: LabeledEmbeddings, meta_valid: Labe
                model: MetaModel | None = None) -> tuple[MetaModel, list[dict]]:
     """Meta-trains and returns (model, history). History: one dict per logged step (JSON-ready)."""
     cfg.validate()
+    if cfg.algorithm not in algorithms.ALGORITHMS:
+        raise ValueError(f"{cfg.algorithm!r} is not meta-trained; choose one of {algorithms.ALGORITHMS}")
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     device, dtype = torch.device(cfg.device), getattr(torch, cfg.dtype)
@@ -198,9 +200,19 @@ def main(cfg: TrainConfig, out: Path, encoder=None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     part = partition_for(cfg)
     train_set, valid_set = embed_rows(encoder, part.meta_train), embed_rows(encoder, part.meta_valid)
-    model, history = meta_train(cfg, train_set, valid_set)
+    if cfg.algorithm == algorithms.NO_META:
+        # Nothing to meta-train: the model is fixed by the embedding width; history is its meta-valid score.
+        model = algorithms.edge_no_meta_model(valid_set.x.shape[1])
+        batches = valid_batches(cfg, valid_set, torch.device("cpu"), torch.float32)
+        history = [{"step": 0, **evaluate_episodes(model, batches, cfg.algorithm)}]
+        model.eval()
+        m = model.cfg  # record what was built, not the meta-training fields that do not apply
+        cfg = replace(cfg, features=m.features, hidden=m.hidden, adaptation_steps=m.steps, inner_lr=m.inner_lr,
+                      temperature=m.temperature, inner_l2=m.inner_l2, meta_steps=0)
+    else:
+        model, history = meta_train(cfg, train_set, valid_set)
     if _rank_world()[0] != 0:  # under torchrun only rank 0 writes
-        return {"model": model, "history": history, "encoder": encoder, "partition": part}
+        return {"model": model, "history": history, "encoder": encoder, "partition": part, "config": cfg}
     save_checkpoint(out / "checkpoint.pt", model, cfg, history, {"name": cfg.encoder, "tag": encoder.tag})
     (out / "history.json").write_text(json.dumps(history, indent=1))
-    return {"model": model, "history": history, "encoder": encoder, "partition": part}
+    return {"model": model, "history": history, "encoder": encoder, "partition": part, "config": cfg}
