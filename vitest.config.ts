@@ -3,6 +3,10 @@ import { defineConfig } from "vitest/config";
 import { graphiqlWithoutSourceMap } from "./test/graphql/graphiql-sourcemap.js";
 import { freePort } from "./test/support/fake-llm.js";
 import { serveArtifacts, testArtifactName } from "./test/model/artifact-server.js";
+import { guardWorkerd } from "./scripts/workerd-guard/guard.mjs";
+
+// Before any workerd starts: on hosts with < 4 CPUs, run it so V8 cannot livelock (see the helper).
+guardWorkerd();
 
 // One pool for every Worker test: importing the 14 MB onnxruntime wasm costs ~6 s per pool.
 export default defineConfig(async () => {

@@ -10,8 +10,10 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
+import { guardWorkerd } from "../scripts/workerd-guard/guard.mjs";
 import { machine, readJsonl, rssMb, stats, workerdPids } from "./lib.mjs";
 
+guardWorkerd(); // before wrangler dev starts workerd (scripts/workerd-guard/guard.mjs)
 const ROOT = resolve(import.meta.dirname, "..");
 const DATA = resolve(process.env.ADAPTAGENT_DATA_DIR ?? resolve(ROOT, "../shared/data"));
 const { values: opt } = parseArgs({

@@ -9,9 +9,11 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { unstable_splitSqlQuery, unstable_startWorker } from "wrangler";
+import { guardWorkerd } from "../scripts/workerd-guard/guard.mjs";
 import { machine, readJsonl, rssMb, stats, workerdPids } from "./lib.mjs";
 
 const ROOT = resolve(import.meta.dirname, "..");
+guardWorkerd(); // before workerd starts (scripts/workerd-guard/guard.mjs)
 const DATA = resolve(process.env.ADAPTAGENT_DATA_DIR ?? resolve(ROOT, "../shared/data"));
 const { values: opt } = parseArgs({ options: { artifact: { type: "string" }, out: { type: "string" }, reps: { type: "string", default: "30" } } });
 const artifactDir = resolve(opt.artifact ?? [".cache/artifacts/default", ".cache/models/default", ".cache/artifacts/smoke"].find((d) => existsSync(resolve(ROOT, d, "manifest.json"))));

@@ -18,6 +18,8 @@ export function machine() {
     memory_gb: Number((totalmem() / 2 ** 30).toFixed(1)),
     node: process.version,
     workerd: execFileSync("npx", ["workerd", "--version"], { encoding: "utf8" }).trim(),
+    // scripts/workerd-guard: on hosts with < 4 CPUs workerd runs with V8 seeing 4 (3 background workers)
+    workerd_guard: process.env.MINIFLARE_WORKERD_PATH ? "on" : "off",
     date: new Date().toISOString(),
     load_average_1_5_15: loadavg().map((x) => Number(x.toFixed(2))), // the machine is shared: read numbers against this
   };

@@ -11,8 +11,10 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { format, parseArgs } from "node:util";
 import { unstable_splitSqlQuery, unstable_startWorker } from "wrangler";
+import { guardWorkerd } from "./workerd-guard/guard.mjs";
 
 const ROOT = resolve(import.meta.dirname, "..");
+guardWorkerd(); // before workerd starts (scripts/workerd-guard/guard.mjs)
 // stdout carries exactly one JSON object: wrangler's own console output (e.g. the offline Request.cf
 // warning) goes to stderr.
 const toStderr = (...args) => process.stderr.write(format(...args) + "\n");

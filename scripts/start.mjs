@@ -7,8 +7,10 @@ import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { guardWorkerd } from "./workerd-guard/guard.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+guardWorkerd(); // wrangler dev inherits MINIFLARE_WORKERD_PATH (scripts/workerd-guard/guard.mjs)
 const port = process.env.PORT ?? "8787";
 const wrangler = join(root, "node_modules", ".bin", "wrangler");
 const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { cwd: root, stdio: "inherit", ...opts });

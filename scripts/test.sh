@@ -13,4 +13,14 @@ echo "== smoke artifact for the Worker tests =="
 bash scripts/ensure-artifact.sh smoke .cache/artifacts/smoke
 
 echo "== vitest (workerd: Worker, D1, R2, ONNX) =="
-npx vitest run
+# workerd runs guarded on small hosts (scripts/workerd-guard/guard.mjs, applied by vitest.config.ts).
+# A stuck isolate never lets a test timeout fire, so the whole run has a watchdog: fail loudly, never hang CI.
+VITEST_WATCHDOG_S=${VITEST_WATCHDOG_S:-1800}
+set +e
+timeout --kill-after=30 "$VITEST_WATCHDOG_S" npx vitest run "$@"
+rc=$?
+set -e
+if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+  echo "vitest did not finish within ${VITEST_WATCHDOG_S}s: a workerd isolate is stuck (see docs/testing.md)" >&2
+fi
+exit "$rc"
