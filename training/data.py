@@ -131,11 +131,52 @@ def label_split_partition(set_name: str) -> Partition:
     return Partition(train, valid, {"query": test})
 
 
-def all_sets_partition() -> Partition:
-    """Every set's train split for meta_train, valid splits for meta_valid: what the default artifact learns."""
+def all_sets_partition(feedback: bool = False) -> Partition:
+    """Every set's train split for meta_train, valid splits for meta_valid: what the default artifact learns.
+
+    `feedback=True` (the scheduled job) also folds the service's exported corrections into meta_train
+    (`load_feedback`); meta_valid stays the public sets, so runs remain comparable.
+    """
     train = [u for s in SETS for u in _file(f"{s}/train")]
     valid = [u for s in SETS for u in _file(f"{s}/valid")]
+    if feedback:
+        banned = {u.text for u in valid}
+        train += _drop_texts(load_feedback(), banned)
     return Partition(train, valid, {})
+
+
+FEEDBACK_PREFIX = "feedback-"
+
+
+def load_feedback(folder: Path | None = None) -> list[Utterance]:
+    """Labelled utterances from the service's feedback export (`feedback/*.jsonl`, format in
+    docs/architecture.md), as pulled by training/job.sh into `<data dir>/feedback/`.
+
+    A row counts when it names the right label: `correctedLabel`, or `predictedLabel` confirmed by
+    `rating == 1`; a thumbs-down without a correction says only what the label is not, so it is skipped.
+    Each task is its own label group, `feedback-<taskId>/<label>`, so same-group episodes are drawn
+    within one customer's task, like the edge adapts. Rows repeat across exports: the newest per
+    `feedbackId` wins. Labels with fewer rows than an episode needs are simply not sampled.
+    """
+    folder = folder or data_dir() / "feedback"
+    latest: dict[str, tuple[str, Utterance]] = {}
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
+        with path.open(encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                    fid, task, text = str(row["feedbackId"]), str(row["taskId"]), str(row["text"])
+                    created = str(row.get("createdAt") or "")
+                except (json.JSONDecodeError, KeyError, TypeError) as err:
+                    raise DataError(f"{path}:{n}: not a feedback export row ({err}); see docs/architecture.md") from err
+                label = row.get("correctedLabel") or (row.get("predictedLabel") if row.get("rating") == 1 else None)
+                if not label or not text.strip():
+                    continue
+                if fid not in latest or created >= latest[fid][0]:
+                    latest[fid] = (created, Utterance(text, f"{FEEDBACK_PREFIX}{task}/{label}"))
+    return [u for _, u in latest.values()]
 
 
 def label_index(rows: list[Utterance]) -> tuple[np.ndarray, list[str]]:

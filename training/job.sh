@@ -23,7 +23,7 @@ for page in s3.get_paginator("list_objects_v2").paginate(Bucket=os.environ["R2_B
 print(f"[job] pulled {n} new feedback files into {dest}")
 PY
 fi
-# Feedback files land in $ADAPTAGENT_DATA_DIR/feedback; folding them into meta_train is not implemented yet.
+# Feedback files land in $ADAPTAGENT_DATA_DIR/feedback; `train` folds them into meta-train (training/data.py).
 python -m training train --preset "${TRAINING_PRESET:-full}" ${config:+--config "$config"} --out "$out"
 if [ -n "${R2_BUCKET:-}" ]; then python -m training publish --target r2 "$out"; fi
 echo "[job] done: $out"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -164,7 +165,11 @@ def partition_for(cfg: TrainConfig) -> data.Partition:
     elif kind == "labels":
         part = data.label_split_partition(arg)
     else:
-        part = data.all_sets_partition()
+        # The production preset learns from the public sets plus the service's exported corrections.
+        part = data.all_sets_partition(feedback=True)
+        fed = sum(u.label.startswith(data.FEEDBACK_PREFIX) for u in part.meta_train)
+        print(f"[data] meta-train: {len(part.meta_train)} rows, {fed} of them from service feedback "
+              f"({data.data_dir() / 'feedback'})", file=sys.stderr, flush=True)
     if cfg.limit_per_label:
         part.meta_train = _limit(part.meta_train, cfg.limit_per_label)
         part.meta_valid = _limit(part.meta_valid, cfg.limit_per_label)

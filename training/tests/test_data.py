@@ -1,4 +1,6 @@
 """Sampler and partitions on the real data: no meta-test label or text may reach meta-training."""
+import json
+
 import numpy as np
 import pytest
 
@@ -71,3 +73,42 @@ def test_same_group_episodes_stay_within_one_dataset():
         seen |= sets
     assert seen == set(data.SETS)
     assert len(EpisodeSampler(emb, ways=None, shots=2, query=1, same_group=True).sample().classes) in (150, 77, 64)
+
+
+def _feedback_row(fid, task, text, **kw):
+    row = {"feedbackId": fid, "taskId": task, "executionId": "e", "taskKind": "classification", "taskLabels": [],
+           "text": text, "output": None, "predictedLabel": None, "rating": None, "correctedLabel": None,
+           "correctedOutput": None, "modelVersion": None, "createdAt": "2026-11-29T00:00:00.000Z"}
+    row.update(kw)
+    return json.dumps(row)
+
+
+def test_feedback_export_becomes_per_task_meta_train_rows(tmp_path, monkeypatch):
+    (tmp_path / "feedback").mkdir()
+    (tmp_path / "feedback" / "2026-11-28T00:00:00.000Z.jsonl").write_text("\n".join([
+        _feedback_row("f1", "t1", "where is my card", correctedLabel="card_arrival"),
+        _feedback_row("f2", "t1", "card never came", predictedLabel="card_arrival", rating=1),
+        _feedback_row("f3", "t1", "wrong guess", predictedLabel="balance", rating=-1),  # no right label: skipped
+        _feedback_row("f4", "t2", "hello", predictedLabel="greeting", rating=None),       # unconfirmed: skipped
+    ]) + "\n")
+    # a later export repeats f1 with a newer correction: the newest wins, no duplicate row
+    (tmp_path / "feedback" / "2026-11-29T00:00:00.000Z.jsonl").write_text(
+        _feedback_row("f1", "t1", "where is my card", correctedLabel="card_delivery", createdAt="2026-11-29T01:00:00.000Z") + "\n")
+    rows = data.load_feedback(tmp_path / "feedback")
+    assert sorted((u.text, u.label) for u in rows) == [
+        ("card never came", "feedback-t1/card_arrival"), ("where is my card", "feedback-t1/card_delivery")]
+
+    # the scheduled job's partition folds them into meta_train only, never into meta_valid
+    monkeypatch.setenv("ADAPTAGENT_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(data, "_file", lambda rel: [data.Utterance(f"{rel} text", f"{rel.split('/')[0]}/x")])
+    part = data.all_sets_partition(feedback=True)
+    assert {u.label for u in part.meta_train if u.label.startswith(data.FEEDBACK_PREFIX)} == {
+        "feedback-t1/card_arrival", "feedback-t1/card_delivery"}
+    assert not any(u.label.startswith(data.FEEDBACK_PREFIX) for u in part.meta_valid)
+    assert not any(u.label.startswith(data.FEEDBACK_PREFIX) for u in data.all_sets_partition().meta_train)
+
+
+def test_malformed_feedback_names_file_and_line(tmp_path):
+    (tmp_path / "x.jsonl").write_text(_feedback_row("f1", "t1", "ok", correctedLabel="a") + "\n{\"taskId\": 1}\n")
+    with pytest.raises(data.DataError, match=r"x\.jsonl:2: not a feedback export row"):
+        data.load_feedback(tmp_path)
