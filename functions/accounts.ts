@@ -22,15 +22,36 @@ export function generateApiKey(): string {
 }
 
 /** `Authorization: Bearer aa_…` → the key's account; throws UNAUTHENTICATED for anything else. */
-export async function authenticate(db: D1Database, authorizationHeader: string | null | undefined): Promise<Auth> {
+/** How stale `api_keys.last_used_at` may get: recording every request would add a D1 write to each one. */
+export const LAST_USED_RESOLUTION_MS = 10 * 60_000;
+
+/**
+ * The account behind a Bearer key. `defer` (the Worker's waitUntil) receives the write that refreshes the
+ * key's `last_used_at` when it is older than LAST_USED_RESOLUTION_MS, so the response never waits for it.
+ */
+export async function authenticate(
+  db: D1Database,
+  authorizationHeader: string | null | undefined,
+  defer?: (work: Promise<unknown>) => void,
+): Promise<Auth> {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorizationHeader ?? "");
   const apiKey = match?.[1];
   if (!apiKey || !KEY_PATTERN.test(apiKey)) throw unauthenticated();
   const row = await db
-    .prepare("SELECT account_id, is_admin FROM api_keys WHERE key_hash = ?")
+    .prepare("SELECT id, account_id, is_admin, last_used_at FROM api_keys WHERE key_hash = ?")
     .bind(await hashApiKey(apiKey))
-    .first<{ account_id: string; is_admin: number }>();
+    .first<{ id: string; account_id: string; is_admin: number; last_used_at: string | null }>();
   if (!row) throw unauthenticated();
+  const lastUsed = row.last_used_at ? Date.parse(`${row.last_used_at.replace(" ", "T")}Z`) : NaN;
+  if (defer && !(Date.now() - lastUsed < LAST_USED_RESOLUTION_MS)) {
+    defer(
+      db
+        .prepare("UPDATE api_keys SET last_used_at = datetime('now') WHERE id = ?")
+        .bind(row.id)
+        .run()
+        .catch((error: unknown) => console.warn(JSON.stringify({ event: "api_key_touch_failed", error: String(error) }))),
+    );
+  }
   return { accountId: row.account_id, isAdmin: row.is_admin === 1 };
 }
 

@@ -24,6 +24,28 @@ describe("accounts and API keys", () => {
     expect(await authenticate(env.DB, `bearer ${user.apiKey}`)).toEqual({ accountId: user.accountId, isAdmin: false });
   });
 
+  it("records when a key was last used, off the request path and at most every 10 minutes", async () => {
+    const { apiKey } = await createAccountWithKey(env.DB, "c");
+    const keyHash = await hashApiKey(apiKey);
+    const lastUsed = () => env.DB.prepare("SELECT last_used_at FROM api_keys WHERE key_hash = ?").bind(keyHash).first<string>("last_used_at");
+    const deferred: Promise<unknown>[] = [];
+    const defer = (work: Promise<unknown>) => void deferred.push(work);
+    expect(await lastUsed()).toBeNull();
+    await authenticate(env.DB, `Bearer ${apiKey}`, defer);
+    expect(deferred).toHaveLength(1);
+    await Promise.all(deferred);
+    const first = await lastUsed();
+    expect(first).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    await authenticate(env.DB, `Bearer ${apiKey}`, defer); // fresh: no second write
+    expect(deferred).toHaveLength(1);
+    // an old stamp is refreshed
+    await env.DB.prepare("UPDATE api_keys SET last_used_at = '2020-01-01 00:00:00' WHERE key_hash = ?").bind(keyHash).run();
+    await authenticate(env.DB, `Bearer ${apiKey}`, defer);
+    await Promise.all(deferred);
+    expect(deferred).toHaveLength(2);
+    expect(await lastUsed()).not.toBe("2020-01-01 00:00:00");
+  });
+
   it.each([null, "", "Bearer", "Basic abc", `Bearer aa_${"x".repeat(42)}`, `Bearer aa_${"x".repeat(43)}`, "Bearer aa_x y"])(
     "rejects %j with UNAUTHENTICATED",
     async (header) => {
