@@ -66,17 +66,20 @@ def load_jsonl(set_name: str, split: str) -> list[Utterance]:
     path = data_dir() / set_name / f"{split}.jsonl"
     if not path.is_file():
         raise DataError(f"{path} not found: set ADAPTAGENT_DATA_DIR to the folder holding {set_name}/")
-    out = []
+    return list(_jsonl(path, lambda row: Utterance(str(row["text"]), str(row["label"])),
+                       'expected {"text", "label"} JSON'))
+
+
+def _jsonl(path: Path, convert, expected: str):
+    """convert(row) for each non-blank line; a malformed line is a DataError naming file, line and `expected`."""
     with path.open(encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
-                out.append(Utterance(str(row["text"]), str(row["label"])))
-            except (json.JSONDecodeError, KeyError) as err:
-                raise DataError(f"{path}:{n}: expected {{\"text\", \"label\"}} JSON ({err})") from err
-    return out
+                yield convert(json.loads(line))
+            except (json.JSONDecodeError, KeyError, TypeError) as err:
+                raise DataError(f"{path}:{n}: {expected} ({err})") from err
 
 
 @lru_cache(maxsize=1)
@@ -160,22 +163,14 @@ def load_feedback(folder: Path | None = None) -> list[Utterance]:
     """
     folder = folder or data_dir() / "feedback"
     latest: dict[str, tuple[str, Utterance]] = {}
+    def parse(row: dict) -> tuple[str, str, str, str, object]:
+        label = row.get("correctedLabel") or (row.get("predictedLabel") if row.get("rating") == 1 else None)
+        return str(row["feedbackId"]), str(row.get("createdAt") or ""), str(row["taskId"]), str(row["text"]), label
+
     for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
-        with path.open(encoding="utf-8") as fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                    fid, task, text = str(row["feedbackId"]), str(row["taskId"]), str(row["text"])
-                    created = str(row.get("createdAt") or "")
-                except (json.JSONDecodeError, KeyError, TypeError) as err:
-                    raise DataError(f"{path}:{n}: not a feedback export row ({err}); see docs/architecture.md") from err
-                label = row.get("correctedLabel") or (row.get("predictedLabel") if row.get("rating") == 1 else None)
-                if not label or not text.strip():
-                    continue
-                if fid not in latest or created >= latest[fid][0]:
-                    latest[fid] = (created, Utterance(text, f"{FEEDBACK_PREFIX}{task}/{label}"))
+        for fid, created, task, text, label in _jsonl(path, parse, "not a feedback export row (docs/architecture.md)"):
+            if label and text.strip() and (fid not in latest or created >= latest[fid][0]):
+                latest[fid] = (created, Utterance(text, f"{FEEDBACK_PREFIX}{task}/{label}"))
     return [u for _, u in latest.values()]
 
 
