@@ -233,8 +233,11 @@ def run(cfg: EvalConfig) -> dict:
     for i, (protocol, target, enc, method) in enumerate(plan, 1):
         fn = cross_dataset if protocol == "cross" else label_episodes
         settings = asdict(cfg)
+        from training.algorithms import ALGORITHM_MODEL, NO_META_MODEL
         from training.distill import RECIPE_VERSION, SHIPPED
-        key = (protocol, target, enc, method, RECIPE_VERSION, SHIPPED.key(), {k: settings[k] for k in (
+        # The method's model shape is part of the key: a changed default must not be served from the cache.
+        model = NO_META_MODEL if method == NO_META else ALGORITHM_MODEL.get(method)
+        key = (protocol, target, enc, method, RECIPE_VERSION, SHIPPED.key(), model, {k: settings[k] for k in (
             "cross_shots", "episode_ways", "episode_shots", "episode_query", "episodes", "valid_tasks", "train", "seed")})
         tic = time.time()
         got = _cached(key, lambda: fn(target, enc, method, cfg))

@@ -79,3 +79,12 @@ def test_manifest_cites_the_measured_rows():
     assert m["mean_pct"] == round(100 * float(np.mean([r["accuracy"] for r in rows])), 2)
     assert {t: set(v) for t, v in m["accuracy_pct"].items()} == {t: {"5", "10"} for t in ("banking77", "clinc150", "hwu64")}
     assert "error" in evaluate.measured_cross_dataset("edge_no_meta", "no-such-encoder")
+
+
+def test_shipped_step_is_the_one_selected_on_meta_valid():
+    """The default's steps and step size are what tune_edge_no_meta selected on meta-valid (read, not typed)."""
+    selection = json.loads((evaluate.EVALUATION_JSON.parent / "edge_no_meta_selection.json").read_text())
+    assert selection["selected"] == {"steps": algorithms.NO_META_MODEL["steps"], "step_size": algorithms.NO_META_MODEL["inner_lr"]}
+    assert selection["selected"] == selection["shipped"]
+    best = max(selection["rows"], key=lambda r: r["meta_valid_mean"])
+    assert (best["steps"], best["step_size"]) == (selection["selected"]["steps"], selection["selected"]["step_size"])
