@@ -27,11 +27,11 @@ from training.model import MetaModel, ModelConfig
 
 ALGORITHMS = ("maml", "fomaml", "reptile", "protonet", "proto_maml", "meta_sgd")
 # Not meta-learned: the edge's adapt/logits path with an identity adapter (unit-normalised embeddings),
-# prototype-initialised head and 10 plain inner steps (step 2.0 in logit units, temperature 10). Steps and
+# prototype-initialised head and 3 plain inner steps (step 2.0 in logit units, temperature 10). Steps and
 # step size are selected on meta-valid tasks of both shapes (training/tune_edge_no_meta.py, results in
 # docs/results/edge_no_meta_selection.json): larger steps gain all-way but lose more few-way.
 NO_META = "edge_no_meta"
-NO_META_MODEL = dict(hidden=0, head_init="prototypes", steps=10, inner_lr=2.0, learn_step_sizes=False,
+NO_META_MODEL = dict(hidden=0, head_init="prototypes", steps=3, inner_lr=2.0, learn_step_sizes=False,
                      temperature=10.0, inner_l2=0.0)
 BUILDABLE = ALGORITHMS + (NO_META,)  # what an artifact can be built with (config.TrainConfig.algorithm)
 

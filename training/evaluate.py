@@ -153,7 +153,7 @@ def _classifiers(method, protocol, encoder_name, part, train_set, valid_set, tas
         return out, {"chosen_on_meta_valid": chosen}
     if method == NO_META:
         # The edge path with nothing meta-learned: identity adapter (unit-normalised embeddings),
-        # prototype-initialised head, 10 plain inner steps. The control that says whether meta-training pays.
+        # prototype-initialised head, a few plain inner steps (NO_META_MODEL). The control that says whether meta-training pays.
         # algorithms.edge_no_meta_model is also what `python -m training default` exports.
         from training.algorithms import edge_no_meta_model
 

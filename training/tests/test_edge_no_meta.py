@@ -44,7 +44,7 @@ def test_exported_graphs_predict_like_evaluate(tmp_path):
     man = export.build_artifact(algorithms.edge_no_meta_model(16), TinyStaticEncoder(), tmp_path,
                                 algorithms.NO_META, {"algorithm": algorithms.NO_META})
     assert man["algorithm"] == "edge_no_meta" and re.fullmatch(r"\d{8}-\d{6}-edge_no_meta-static", man["version"])
-    assert man["adaptation"]["steps"] == 10 and not man["adaptation"]["learned_step_sizes"]
+    assert man["adaptation"]["steps"] == algorithms.NO_META_MODEL["steps"] and not man["adaptation"]["learned_step_sizes"]
     assert man["adaptation"]["temperature"] == pytest.approx(10.0)
     assert man["parity"]["max_abs_diff"] <= man["tolerance"]["atol"]
 
@@ -86,5 +86,8 @@ def test_shipped_step_is_the_one_selected_on_meta_valid():
     selection = json.loads((evaluate.EVALUATION_JSON.parent / "edge_no_meta_selection.json").read_text())
     assert selection["selected"] == {"steps": algorithms.NO_META_MODEL["steps"], "step_size": algorithms.NO_META_MODEL["inner_lr"]}
     assert selection["selected"] == selection["shipped"]
-    best = max(selection["rows"], key=lambda r: r["meta_valid_mean"])
-    assert (best["steps"], best["step_size"]) == (selection["selected"]["steps"], selection["selected"]["step_size"])
+    top = max(r["meta_valid_mean"] for r in selection["rows"])
+    chosen = next(r for r in selection["rows"]
+                  if (r["steps"], r["step_size"]) == (selection["selected"]["steps"], selection["selected"]["step_size"]))
+    assert chosen["meta_valid_mean"] >= top - selection["tie_points"]  # within noise of the best...
+    assert all(r["steps"] >= chosen["steps"] for r in selection["rows"] if r["meta_valid_mean"] >= top - selection["tie_points"])
