@@ -21,13 +21,11 @@ export function generateApiKey(): string {
   return `aa_${b64.replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "")}`;
 }
 
-/** `Authorization: Bearer aa_…` → the key's account; throws UNAUTHENTICATED for anything else. */
-/** How stale `api_keys.last_used_at` may get: recording every request would add a D1 write to each one. */
-export const LAST_USED_RESOLUTION_MS = 10 * 60_000;
-
 /**
- * The account behind a Bearer key. `defer` (the Worker's waitUntil) receives the write that refreshes the
- * key's `last_used_at` when it is older than LAST_USED_RESOLUTION_MS, so the response never waits for it.
+ * `Authorization: Bearer aa_…` → the key's account; throws UNAUTHENTICATED for anything else.
+ * `defer` (the Worker's waitUntil) receives the write that refreshes the key's `last_used_at` when it is
+ * older than 10 minutes (recording every request would add a D1 write to each one), so the response
+ * never waits for it.
  */
 export async function authenticate(
   db: D1Database,
@@ -38,12 +36,15 @@ export async function authenticate(
   const apiKey = match?.[1];
   if (!apiKey || !KEY_PATTERN.test(apiKey)) throw unauthenticated();
   const row = await db
-    .prepare("SELECT id, account_id, is_admin, last_used_at FROM api_keys WHERE key_hash = ?")
+    .prepare(
+      `SELECT id, account_id, is_admin,
+              (last_used_at IS NULL OR last_used_at < datetime('now', '-10 minutes')) AS stale
+       FROM api_keys WHERE key_hash = ?`,
+    )
     .bind(await hashApiKey(apiKey))
-    .first<{ id: string; account_id: string; is_admin: number; last_used_at: string | null }>();
+    .first<{ id: string; account_id: string; is_admin: number; stale: number }>();
   if (!row) throw unauthenticated();
-  const lastUsed = row.last_used_at ? Date.parse(`${row.last_used_at.replace(" ", "T")}Z`) : NaN;
-  if (defer && !(Date.now() - lastUsed < LAST_USED_RESOLUTION_MS)) {
+  if (defer && row.stale === 1) {
     defer(
       db
         .prepare("UPDATE api_keys SET last_used_at = datetime('now') WHERE id = ?")

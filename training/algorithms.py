@@ -170,10 +170,11 @@ def reptile_step(model: MetaModel, batch: dict, inner_steps: int, inner_lr: floa
     return {k: v.mean(0) for k, v in deltas.items()}
 
 
-def edge_no_meta_model(dim: int) -> MetaModel:
+def edge_no_meta_model(dim: int, **overrides) -> MetaModel:
     """The `edge_no_meta` model for `dim`-wide embeddings: nothing learned, fully determined by `dim`
-    (identity projection, no MLP, buffers for the step sizes). evaluate.py and the default build use it."""
-    return MetaModel(ModelConfig(dim=dim, features=dim, **NO_META_MODEL)).eval()
+    (identity projection, no MLP, buffers for the step sizes). evaluate.py and the default build use it;
+    tune_edge_no_meta.py scores `overrides` of NO_META_MODEL (steps, inner_lr) with it."""
+    return MetaModel(ModelConfig(dim=dim, features=dim, **{**NO_META_MODEL, **overrides})).eval()
 
 
 def model_config_for(algorithm: str, **overrides) -> ModelConfig:

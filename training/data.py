@@ -163,6 +163,7 @@ def load_feedback(folder: Path | None = None) -> list[Utterance]:
     """
     folder = folder or data_dir() / "feedback"
     latest: dict[str, tuple[str, Utterance]] = {}
+
     def parse(row: dict) -> tuple[str, str, str, str, object]:
         label = row.get("correctedLabel") or (row.get("predictedLabel") if row.get("rating") == 1 else None)
         return str(row["feedbackId"]), str(row.get("createdAt") or ""), str(row["taskId"]), str(row["text"]), label

@@ -230,11 +230,12 @@ def run(cfg: EvalConfig) -> dict:
     rows: list[dict] = []
     t0 = time.time()
     plan = [(p, t, e, m) for p in cfg.protocols for t in cfg.targets for e in cfg.encoders for m in cfg.methods]
+    from training.algorithms import ALGORITHM_MODEL, NO_META_MODEL
+    from training.distill import RECIPE_VERSION, SHIPPED
+
+    settings = asdict(cfg)
     for i, (protocol, target, enc, method) in enumerate(plan, 1):
         fn = cross_dataset if protocol == "cross" else label_episodes
-        settings = asdict(cfg)
-        from training.algorithms import ALGORITHM_MODEL, NO_META_MODEL
-        from training.distill import RECIPE_VERSION, SHIPPED
         # The method's model shape is part of the key: a changed default must not be served from the cache.
         model = NO_META_MODEL if method == NO_META else ALGORITHM_MODEL.get(method)
         key = (protocol, target, enc, method, RECIPE_VERSION, SHIPPED.key(), model, {k: settings[k] for k in (

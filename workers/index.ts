@@ -3,7 +3,7 @@
 import { Hono } from "hono";
 import { exportFeedback } from "../functions/feedbackExport";
 import { handleGraphQL } from "../schema/yoga";
-import { optionalAuth, type AppEnv } from "./auth";
+import { deferTo, optionalAuth, type AppEnv } from "./auth";
 import { errorResponse } from "./errors";
 import { rest } from "./rest";
 
@@ -14,7 +14,7 @@ app.get("/health", (c) => c.json({ ok: true }));
 // GraphiQL (a browser GET) is served without a key; every operation needs one — handleGraphQL answers
 // a missing/invalid key with a GraphQL-shaped 401.
 app.on(["GET", "POST"], "/graphql", async (c) => {
-  const auth = await optionalAuth(c.env.DB, c.req.header("authorization"), (work) => c.executionCtx.waitUntil(work));
+  const auth = await optionalAuth(c.env.DB, c.req.header("authorization"), deferTo(c));
   // Hono types executionCtx with its own narrower interface; at run time it is the Workers context.
   return handleGraphQL(c.req.raw, c.env, c.executionCtx as ExecutionContext, auth);
 });

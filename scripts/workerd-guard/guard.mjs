@@ -24,7 +24,7 @@ const ROOT = resolve(HERE, "../..");
 const OUT = join(ROOT, ".cache", "workerd-guard");
 
 /** Sets MINIFLARE_WORKERD_PATH when the guard applies; returns the wrapper path or null. */
-export function guardWorkerd({ quiet = false } = {}) {
+export function guardWorkerd() {
   if (process.env.MINIFLARE_WORKERD_PATH) return process.env.MINIFLARE_WORKERD_PATH;
   if (process.env.ADAPTAGENT_WORKERD_GUARD === "0") return null;
   if (process.platform !== "linux" || availableParallelism() >= 4) return null;
@@ -39,7 +39,7 @@ export function guardWorkerd({ quiet = false } = {}) {
     try {
       execFileSync("cc", ["-shared", "-fPIC", "-O2", "-o", lib, source, "-ldl"], { stdio: "pipe" });
     } catch (error) {
-      if (!quiet) console.warn(`[workerd-guard] no C compiler, running workerd unguarded (${String(error).split("\n")[0]})`);
+      console.warn(`[workerd-guard] no C compiler, running workerd unguarded (${String(error).split("\n")[0]})`);
       return null;
     }
     writeFileSync(wrapper, `#!/bin/sh\nLD_PRELOAD="${lib}\${LD_PRELOAD:+:$LD_PRELOAD}" exec "${workerd}" "$@"\n`);
@@ -48,9 +48,4 @@ export function guardWorkerd({ quiet = false } = {}) {
   }
   process.env.MINIFLARE_WORKERD_PATH = wrapper;
   return wrapper;
-}
-
-// `node scripts/workerd-guard/guard.mjs` prints the wrapper path (empty when the guard does not apply).
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  console.log(guardWorkerd() ?? "");
 }
