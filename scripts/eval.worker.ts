@@ -32,8 +32,8 @@ async function episode(env: Env, body: { support: Item[]; query: Item[] }): Prom
     if (best === truth[i]) adaptedCorrect += 1;
   }
   const dim = model.encoder.dim;
-  const supportEmb = model.encoder.encode(body.support.map((s) => s.text));
-  const queryEmb = model.encoder.encode(body.query.map((q) => q.text));
+  const supportEmb = await model.encoder.encode(body.support.map((s) => s.text));
+  const queryEmb = await model.encoder.encode(body.query.map((q) => q.text));
   const count = (pred: Int32Array) => pred.reduce((c, p, i) => c + (p === truth[i] ? 1 : 0), 0);
   return Response.json({
     n,

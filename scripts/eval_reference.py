@@ -1,5 +1,6 @@
 """The Python reference for the edge runtime's accuracy: one few-shot episode from a real dataset, run
-through a model artifact with onnxruntime (CPU) and the contract's static encoding in numpy.
+through a model artifact with onnxruntime (CPU) and the contract's static encoding in numpy (plus
+context.onnx when the artifact has one).
 
 The Worker test (test/model/accuracy.test.ts) adapts the same episode inside workerd and must reach
 this accuracy. Usage:
@@ -57,6 +58,8 @@ class StaticContract:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 2
         self.sessions = {n: ort.InferenceSession(str(artifact / f"{n}.onnx"), opts) for n in ("adapter", "adapt", "head")}
+        # Step 2b: the context net over the kept rows, when the artifact ships one.
+        self.context = ort.InferenceSession(str(artifact / files["context"]), opts) if files.get("context") else None
 
     def embed(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), np.float32)
@@ -64,8 +67,13 @@ class StaticContract:
             ids = [x for x in self.tok.encode(t).ids if x not in self.special]
             rows = [int(self.rows[x]) if self.rows is not None else x for x in ids]
             rows = [r for r in rows if 0 <= r < len(self.scales)]
-            if rows:
-                out[i] = (self.table[rows].astype(np.float32) * self.scales[rows][:, None]).mean(0)
+            if not rows:
+                continue  # no kept token: the zero vector
+            tokens = self.table[rows].astype(np.float32) * self.scales[rows][:, None]
+            if self.context is None:
+                out[i] = tokens.mean(0)
+            else:  # one text per run: no padding to get wrong here
+                out[i] = self.context.run(["embedding"], {"tokens": tokens[None], "mask": np.ones((1, len(rows)), np.float32)})[0][0]
         return out
 
     def features(self, texts: list[str]) -> np.ndarray:

@@ -57,7 +57,7 @@ def _measured(cfg, model, encoder) -> dict:
     on the teacher. edge_no_meta rows also record their model, so the manifest says whether they match."""
     from training import evaluate
     from training.algorithms import NO_META
-    name = "static-shipped" if cfg.encoder == "static" else "teacher"
+    name = {"static": "static-shipped", "static-ctx": "static-ctx-shipped"}.get(cfg.encoder, cfg.encoder)
     if cfg.algorithm == NO_META:
         return evaluate.measured_cross_dataset(cfg.algorithm, name, model_args=model.constructor_args(),
                                                encoder_tag=encoder.tag)

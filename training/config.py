@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from training.algorithms import BUILDABLE
+from training.encoders import ENCODER_NAMES
 
 
 class ConfigError(ValueError):
@@ -16,7 +17,7 @@ class ConfigError(ValueError):
 class TrainConfig:
     # what to learn
     algorithm: str = "meta_sgd"        # one of algorithms.BUILDABLE: a meta-learning algorithm or "edge_no_meta"
-    encoder: str = "static"            # encoders.get_encoder name: "static" (edge) or "teacher"
+    encoder: str = "static-ctx"        # encoders.get_encoder name: "static-ctx" (edge), "static", "teacher"
     protocol: str = "all"              # "all" | "cross:<target set>" | "labels:<set>"
     # episodes
     ways: int = 10
@@ -55,8 +56,8 @@ class TrainConfig:
     def validate(self) -> "TrainConfig":
         if self.algorithm not in BUILDABLE:
             raise ConfigError(f"algorithm must be one of {BUILDABLE}, got {self.algorithm!r}")
-        if self.encoder not in ("static", "teacher"):
-            raise ConfigError(f"encoder must be 'static' or 'teacher', got {self.encoder!r}")
+        if self.encoder not in ENCODER_NAMES:
+            raise ConfigError(f"encoder must be one of {ENCODER_NAMES}, got {self.encoder!r}")
         kind, _, arg = self.protocol.partition(":")
         if kind not in ("all", "cross", "labels") or (kind != "all" and arg not in ("clinc150", "banking77", "hwu64")):
             raise ConfigError(f"protocol must be 'all', 'cross:<set>' or 'labels:<set>', got {self.protocol!r}")
@@ -82,7 +83,7 @@ class TrainConfig:
 PRESETS: dict[str, dict] = {
     # ~1 minute on two CPU cores: only proves the pipeline end to end, not accuracy.
     "smoke": dict(meta_steps=40, tasks_per_batch=4, hidden=128, valid_every=20, valid_episodes=16, warmup_steps=5,
-                  limit_per_label=20),
+                  limit_per_label=20, encoder="static-ctx-smoke"),
     # what `npm start` installs: the best edge method measured on the cross-dataset all-way protocol
     # (docs/benchmarks.md (a)): edge_no_meta, i.e. nothing meta-trained (the model fields and meta_steps
     # do not apply; algorithms.NO_META_MODEL fixes them). `--algorithm meta_sgd` builds the meta-learned

@@ -139,6 +139,13 @@ def _bags(texts: list[str], max_tokens: int, specials: list[int], rows: np.ndarr
     return out
 
 
+def projection_basis(y: np.ndarray, dim: int, with_explained: bool = False):
+    """Step 2: the top-`dim` right singular vectors of the teacher's sentence embeddings, [384, dim]."""
+    _, sv, vt = np.linalg.svd(y, full_matrices=False)
+    basis = vt[:dim].T.astype(np.float32)
+    return (basis, float((sv[:dim] ** 2).sum() / (sv ** 2).sum())) if with_explained else basis
+
+
 def sif_weights(bags: list[np.ndarray], n_rows: int, a: float) -> np.ndarray:
     counts = np.bincount(np.concatenate(bags), minlength=n_rows).astype(np.float64) if bags else np.zeros(n_rows)
     p = counts / max(counts.sum(), 1.0)
@@ -236,9 +243,7 @@ def distill(cfg: DistillConfig, tune_texts: list[str], valid_texts: list[str],
     # embedding by that constant: the centring costs nothing at the edge.
     mu = y.mean(0) if cfg.center else np.zeros(y.shape[1], np.float32)
     y = y - mu
-    _, sv, vt = np.linalg.svd(y, full_matrices=False)
-    basis = vt[: cfg.dim].T.astype(np.float32)  # [384, dim]
-    explained = float((sv[: cfg.dim] ** 2).sum() / (sv ** 2).sum())
+    basis, explained = projection_basis(y, cfg.dim, with_explained=True)
     n_rows = len(kept_ids)
     bags = _bags(tune_texts, cfg.max_tokens, specials, rows)
     weights = sif_weights(bags, n_rows, cfg.sif_a)

@@ -73,7 +73,16 @@ ENCODERS = {
     "static-centered": _student(center=True),
     "static-d128": _student(dim=128),
     "static-d128-untuned": _student(dim=128, tune=False),
+    # The static student + its context net (training/context_encoder.py), shipped and held-out builds.
+    "static-ctx-shipped": lambda holdout: _context(None),
+    "static-ctx": lambda holdout: _context(holdout),
 }
+
+
+def _context(holdout):
+    from training.context_encoder import build_context_student
+
+    return build_context_student(holdout=holdout)
 _TEACHER: list = []
 
 
@@ -231,6 +240,7 @@ def run(cfg: EvalConfig) -> dict:
     t0 = time.time()
     plan = [(p, t, e, m) for p in cfg.protocols for t in cfg.targets for e in cfg.encoders for m in cfg.methods]
     from training.algorithms import ALGORITHM_MODEL, NO_META_MODEL
+    from training.context_encoder import SHIPPED_CONTEXT
     from training.distill import RECIPE_VERSION, SHIPPED
 
     settings = asdict(cfg)
@@ -240,6 +250,8 @@ def run(cfg: EvalConfig) -> dict:
         model = NO_META_MODEL if method == NO_META else ALGORITHM_MODEL.get(method)
         key = (protocol, target, enc, method, RECIPE_VERSION, SHIPPED.key(), model, {k: settings[k] for k in (
             "cross_shots", "episode_ways", "episode_shots", "episode_query", "episodes", "valid_tasks", "train", "seed")})
+        if enc.startswith("static-ctx"):  # the context net's recipe too (appended: older keys stay valid)
+            key += (SHIPPED_CONTEXT.key(),)
         tic = time.time()
         got = _cached(key, lambda: fn(target, enc, method, cfg))
         rows.extend(got)

@@ -162,6 +162,21 @@ def _close(name: str, got: np.ndarray, want: np.ndarray, tol: dict, report: dict
                              f"shapes {got.shape} vs {want.shape}); refusing to publish")
 
 
+def _context_parity(encoder, path: Path, embedding: np.ndarray, tol: dict, report: dict) -> None:
+    """context.onnx vs the PyTorch net: all golden texts in one zero-padded batch (padding must not
+    change a text's embedding) and a few alone."""
+    from training.context_encoder import _pad
+
+    sess, dense = _session(path), encoder.static._dense
+    rows = encoder.kept_rows(GOLDEN_TEXTS)
+    live = [i for i, r in enumerate(rows) if len(r)]
+    tokens, mask = _pad([rows[i] for i in live], dense)
+    _close("context[batch]", sess.run(None, {"tokens": tokens, "mask": mask})[0], embedding[live], tol, report)
+    for i in live[:3]:
+        tokens, mask = _pad([rows[i]], dense)
+        _close(f"context[{i}]", sess.run(None, {"tokens": tokens, "mask": mask})[0], embedding[i:i + 1], tol, report)
+
+
 @torch.no_grad()
 def golden_and_parity(model: MetaModel, encoder, section: dict, out: Path, tol: dict = TOLERANCE) -> dict:
     """Writes golden.json and checks every ONNX file against PyTorch on it and on random episodes of
@@ -174,6 +189,8 @@ def golden_and_parity(model: MetaModel, encoder, section: dict, out: Path, tol: 
     adapter, adapt_s, head = _session(out / "adapter.onnx"), _session(out / "adapt.onnx"), _session(out / "head.onnx")
     _close("adapter", adapter.run(None, {"embedding": embedding})[0], feats.numpy(), tol, report)
 
+    if "context" in section.get("files", {}):
+        _context_parity(encoder, out / section["files"]["context"], embedding, tol, report)
     if section["kind"] == "transformer":
         enc = _session(out / "encoder.onnx")
         for i, row in enumerate(ids):  # one at a time: no padding question for the parity check

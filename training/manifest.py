@@ -11,7 +11,8 @@ import onnx
 FORMAT = "adaptagent-model/1"
 ROLES = {"adapter.onnx": "adapter", "adapt.onnx": "adapt", "head.onnx": "head", "encoder.onnx": "encoder",
          "encoder.int8.onnx": "encoder_int8", "tokenizer.json": "tokenizer", "golden.json": "golden",
-         "static_table.i8": "static_table", "static_scales.f32": "static_scales", "static_rows.i32": "static_rows"}
+         "static_table.i8": "static_table", "static_scales.f32": "static_scales", "static_rows.i32": "static_rows",
+         "context.onnx": "static_context"}
 _DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.INT64: "int64", onnx.TensorProto.INT32: "int32",
            onnx.TensorProto.FLOAT16: "float16", onnx.TensorProto.INT8: "int8"}
 
@@ -56,7 +57,9 @@ def write_manifest(out: Path, model, encoder: dict, algorithm: str, hyperparamet
     lr_w, lr_b = model.step_sizes()
     manifest = {
         "format": FORMAT,
-        "version": version_string(algorithm, encoder["kind"], created),
+        # "static-ctx" names an artifact whose static encoder ships a context net (context.onnx).
+        "version": version_string(algorithm, encoder["kind"] + ("-ctx" if "context" in encoder.get("files", {}) else ""),
+                                  created),
         "created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "algorithm": algorithm,
         "encoder": encoder,

@@ -113,7 +113,9 @@ def throughput_table(rows) -> str:
 def merge(out: str, paths: list[str]) -> None:
     """One evaluation JSON from several runs (each ran a slice of the plan; rows are kept as they are)."""
     reports = [json.loads(Path(p).read_text()) for p in paths]
-    merged = {**reports[0], "runs": [{k: r[k] for k in ("created", "machine", "settings", "seconds")} for r in reports],
+    # A report that is itself a merge contributes its own runs, so merging again loses none of them.
+    runs = [run for r in reports for run in (r.get("runs") or [{k: r[k] for k in ("created", "machine", "settings", "seconds")}])]
+    merged = {**reports[0], "runs": runs,
               "results": [row for r in reports for row in r["results"]]}
     Path(out).write_text(json.dumps(merged, indent=1))
 

@@ -89,12 +89,12 @@ async function loadVersion(bucket: R2Bucket, row: ActiveRow): Promise<LoadedMode
     enc.table ?? "static_table.i8",
     enc.scales ?? "static_scales.f32",
     ...(enc.rows ? [enc.rows] : []),
+    ...(enc.context ? [enc.context] : []),
     "adapter.onnx",
     "adapt.onnx",
     "head.onnx",
   ];
   const files = await readFiles(bucket, row.r2_prefix, manifest, names);
-  const encoder = StaticEncoder.create(manifest, files);
   const session = async (name: string) => {
     try {
       const s = await createSession(new Uint8Array(files.get(name)!));
@@ -107,6 +107,8 @@ async function loadVersion(bucket: R2Bucket, row: ActiveRow): Promise<LoadedMode
     }
   };
   // Sequential on purpose: the first call initialises the ORT backend once.
+  const context = enc.context ? await session(enc.context) : null;
+  const encoder = StaticEncoder.create(manifest, files, context);
   const adapter = await session("adapter.onnx");
   const adapt = await session("adapt.onnx");
   const head = await session("head.onnx");

@@ -1,4 +1,4 @@
-// One loaded ModelVersion: the static encoder (TypeScript) plus the adapter, adaptation step and head
+// One loaded ModelVersion: the static encoder (TypeScript, + its context.onnx) plus the adapter, adaptation step and head
 // (ORT sessions). Pure computation on typed arrays; loading and caching live in loader.ts.
 import { modelUnavailable } from "../errors";
 import type { Manifest } from "./artifact";
@@ -44,7 +44,7 @@ export class LoadedModel {
   /** Sentence embeddings through the adapter: float32 [texts.length × features]. */
   async featurise(texts: string[]): Promise<Float32Array> {
     if (texts.length === 0) return new Float32Array(0);
-    return this.adapterFeatures(this.encoder.encode(texts), texts.length);
+    return this.adapterFeatures(await this.encoder.encode(texts), texts.length);
   }
 
   async adapterFeatures(embeddings: Float32Array, n: number): Promise<Float32Array> {

@@ -1,10 +1,15 @@
 // The distilled edge encoder (contract "Encoding a text", static kind), reproducing training's
-// StaticEncoder.encode: tokenizer.json ids, specials dropped, mean of dequantised int8 table rows.
+// StaticEncoder.encode: tokenizer.json ids, specials dropped, mean of dequantised int8 table rows; and,
+// when the artifact ships context.onnx, training's ContextEncoder: a tiny transformer over those rows.
 // The table stays an Int8Array over the bytes R2 returned (one copy, ~rows×dim bytes), looked up here
 // in TypeScript: in ORT the same table would cost 4–6× its size in the wasm heap (recipes.md).
 import { Tokenizer } from "@huggingface/tokenizers";
 import { modelUnavailable } from "../errors";
 import type { Manifest } from "./artifact";
+import { Tensor, type Session } from "./ort";
+
+/** Token vectors per context.onnx run (× dim × 4 bytes: 1 MB at dim 256): bounds the wasm heap. */
+const CONTEXT_BATCH_TOKENS = 1024;
 
 export class StaticEncoder {
   readonly dim: number;
@@ -18,6 +23,7 @@ export class StaticEncoder {
     private readonly scales: Float32Array,
     private readonly rows: Int32Array | null,
     encoder: Manifest["encoder"],
+    private readonly context: Session | null = null,
   ) {
     this.dim = encoder.dim;
     this.specials = new Set(encoder.special_ids);
@@ -26,7 +32,7 @@ export class StaticEncoder {
     this.sepId = sep.length > 0 ? sep[sep.length - 1]! : null;
   }
 
-  static create(manifest: Manifest, files: Map<string, ArrayBuffer>): StaticEncoder {
+  static create(manifest: Manifest, files: Map<string, ArrayBuffer>, context: Session | null = null): StaticEncoder {
     const enc = manifest.encoder;
     const names = { table: enc.files.table ?? "static_table.i8", scales: enc.files.scales ?? "static_scales.f32" };
     const table = new Int8Array(files.get(names.table)!);
@@ -44,7 +50,7 @@ export class StaticEncoder {
       throw modelUnavailable(`tokenizer.json of ${manifest.version} is not valid JSON.`);
     }
     // tokenizers.js ignores tokenizer.json's padding section: ids come back unpadded, as the contract wants.
-    return new StaticEncoder(new Tokenizer(tokenizerJson, {}), table, scales, rows, enc);
+    return new StaticEncoder(new Tokenizer(tokenizerJson, {}), table, scales, rows, enc, context);
   }
 
   /** Encodes one text to its token ids with specials, truncated to max_tokens like HF `truncation=True`. */
@@ -56,26 +62,79 @@ export class StaticEncoder {
     return cut;
   }
 
-  /** Sentence embeddings, float32 [texts.length × dim], row-major. */
-  encode(texts: string[]): Float32Array {
+  /** The table rows of a text's kept tokens, in order (contract step 2: specials and ignored tokens dropped). */
+  keptRows(text: string): number[] {
+    const kept: number[] = [];
+    for (const id of this.tokenize(text)) {
+      if (this.specials.has(id)) continue;
+      const row = this.rows ? (this.rows[id] ?? -1) : id;
+      if (row >= 0 && row < this.scales.length) kept.push(row);
+    }
+    return kept;
+  }
+
+  /** Sentence embeddings, float32 [texts.length × dim], row-major: the mean of the kept rows, then
+   *  (when the artifact has one) the context net over them. */
+  async encode(texts: string[]): Promise<Float32Array> {
+    const rows = texts.map((text) => this.keptRows(text));
+    return this.context ? this.contextual(rows) : this.means(rows);
+  }
+
+  private means(rowsPerText: number[][]): Float32Array {
     const dim = this.dim;
-    const out = new Float32Array(texts.length * dim);
+    const out = new Float32Array(rowsPerText.length * dim);
     const acc = new Float64Array(dim);
-    texts.forEach((text, t) => {
+    rowsPerText.forEach((rows, t) => {
+      if (rows.length === 0) return; // no known token: zero vector (contract)
       acc.fill(0);
-      let kept = 0;
-      for (const id of this.tokenize(text)) {
-        if (this.specials.has(id)) continue;
-        const row = this.rows ? (this.rows[id] ?? -1) : id;
-        if (row < 0 || row >= this.scales.length) continue;
+      for (const row of rows) {
         const scale = this.scales[row]!;
         const base = row * dim;
         for (let d = 0; d < dim; d++) acc[d]! += this.table[base + d]! * scale;
-        kept += 1;
       }
-      if (kept === 0) return; // no known token: zero vector (contract)
-      for (let d = 0; d < dim; d++) out[t * dim + d] = acc[d]! / kept;
+      for (let d = 0; d < dim; d++) out[t * dim + d] = acc[d]! / rows.length;
     });
+    return out;
+  }
+
+  /** context.onnx over zero-padded batches of dequantised rows; texts sorted by length so a batch pads
+   *  little, and at most CONTEXT_BATCH_TOKENS token vectors per run keep the wasm heap small. */
+  private async contextual(rowsPerText: number[][]): Promise<Float32Array> {
+    const dim = this.dim;
+    const out = new Float32Array(rowsPerText.length * dim);
+    const order = rowsPerText
+      .map((rows, t) => t)
+      .filter((t) => rowsPerText[t]!.length > 0)
+      .sort((a, b) => rowsPerText[a]!.length - rowsPerText[b]!.length);
+    let start = 0;
+    while (start < order.length) {
+      const longest = (end: number) => rowsPerText[order[end - 1]!]!.length;
+      let end = start + 1;
+      while (end < order.length && (end + 1 - start) * longest(end + 1) <= CONTEXT_BATCH_TOKENS) end++;
+      const batch = order.slice(start, end);
+      const width = longest(end);
+      const tokens = new Float32Array(batch.length * width * dim);
+      const mask = new Float32Array(batch.length * width);
+      batch.forEach((t, b) => {
+        rowsPerText[t]!.forEach((row, i) => {
+          const scale = this.scales[row]!;
+          const src = row * dim;
+          const dst = (b * width + i) * dim;
+          for (let d = 0; d < dim; d++) tokens[dst + d] = this.table[src + d]! * scale;
+          mask[b * width + i] = 1;
+        });
+      });
+      const result = await this.context!.run({
+        tokens: new Tensor("float32", tokens, [batch.length, width, dim]),
+        mask: new Tensor("float32", mask, [batch.length, width]),
+      });
+      const embedding = result.embedding?.data as Float32Array | undefined;
+      if (!embedding || embedding.length !== batch.length * dim) {
+        throw modelUnavailable(`context.onnx did not return embedding [${batch.length}, ${dim}].`);
+      }
+      batch.forEach((t, b) => out.set(embedding.subarray(b * dim, (b + 1) * dim), t * dim));
+      start = end;
+    }
     return out;
   }
 }

@@ -39,7 +39,7 @@ describe("golden vectors of the exported artifact", async () => {
     // ids: exactly
     expect(golden.texts.map((t) => model.encoder.tokenize(t))).toEqual(golden.input_ids);
     // step 2 (TypeScript table lookup) and step 3 (adapter.onnx)
-    const embedding = model.encoder.encode(golden.texts);
+    const embedding = await model.encoder.encode(golden.texts);
     expect(worstExcess(embedding, golden.embedding.flat(), atol, rtol)).toBeLessThanOrEqual(0);
     const features = await model.featurise(golden.texts);
     expect(worstExcess(features, golden.features.flat(), atol, rtol)).toBeLessThanOrEqual(0);

@@ -1,0 +1,99 @@
+"""The context net over static rows: contract semantics, ONNX parity, files, and that training helps."""
+from dataclasses import replace
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from training.context_encoder import (CONTEXT_FILE, META_FILE, SMOKE_CONTEXT, ContextConfig, ContextEncoder, _net,
+                                      _pad, train_context)
+from training.distill import SHIPPED, _tokenizer, distill, special_ids, teacher_tokenizer_json
+from training.encoders import TeacherEncoder, embed
+from training.static_encoder import StaticEncoder, quantize_rows
+from training.tests.test_distill import _similarity_agreement, _tiny_corpus
+
+TEXTS = ["my card has not arrived", "my card is not working", "play some jazz", "", "日本語"]
+
+
+def _static(dim=16, seed=0):
+    rng = np.random.default_rng(seed)
+    q, s = quantize_rows(rng.normal(size=(_tokenizer().get_vocab_size(), dim)).astype(np.float32))
+    return StaticEncoder(q, s, teacher_tokenizer_json(), special_ids(), 32, None, "test")
+
+
+def _random_state(static, cfg, seed=1):
+    import torch
+
+    torch.manual_seed(seed)
+    net = _net(static.dim, cfg)
+    for p in net.parameters():  # random everywhere, including the zero-initialised output projection
+        torch.nn.init.normal_(p, std=0.2)
+    return {k: v.detach().numpy() for k, v in net.state_dict().items()}
+
+
+def test_untrained_net_is_exactly_the_static_mean():
+    static = _static()
+    cfg = ContextConfig(layers=1, ffn=32)
+    enc = ContextEncoder(static, cfg, _net(static.dim, cfg).state_dict())
+    np.testing.assert_allclose(enc.encode(TEXTS), static.encode(TEXTS), rtol=1e-5, atol=1e-6)
+    assert enc.tag.startswith(static.tag + "-ctx1-")
+
+
+def test_word_order_changes_the_embedding_and_empty_text_is_zero():
+    static = _static()
+    enc = ContextEncoder(static, ContextConfig(layers=1, ffn=32), _random_state(static, ContextConfig(layers=1, ffn=32)))
+    a, b, c = enc.encode(["card not working", "working not card", ""])
+    assert not c.any()  # no kept token: the zero vector, as for the static encoder
+    np.testing.assert_allclose(static.encode(["card not working"])[0], static.encode(["working not card"])[0], rtol=1e-5, atol=1e-7)
+    assert np.abs(a - b).max() > 1e-3  # a bag of rows cannot tell these apart; the context net must
+
+
+def test_batching_and_padding_do_not_change_a_text(tmp_path):
+    static = _static()
+    cfg = ContextConfig(layers=2, ffn=32)
+    enc = ContextEncoder(static, cfg, _random_state(static, cfg))
+    together = enc.encode(TEXTS + ["word " * 50], batch=3)
+    alone = np.concatenate([enc.encode([t]) for t in TEXTS + ["word " * 50]])
+    np.testing.assert_allclose(together, alone, rtol=1e-5, atol=1e-6)
+
+
+def test_onnx_export_matches_pytorch_and_the_contract(tmp_path):
+    static = _static()
+    cfg = ContextConfig(layers=2, ffn=32)
+    enc = ContextEncoder(static, cfg, _random_state(static, cfg))
+    section = enc.save(tmp_path, provenance={"test": True})
+    assert section["kind"] == "static" and section["files"]["context"] == CONTEXT_FILE
+    assert section["tag"] == enc.tag and section["context"]["static_tag"] == static.tag
+    sess = ort.InferenceSession(str(tmp_path / CONTEXT_FILE), providers=["CPUExecutionProvider"])
+    assert [i.name for i in sess.get_inputs()] == ["tokens", "mask"]
+    assert sess.get_outputs()[0].name == "embedding" and sess.get_outputs()[0].shape[1] == static.dim
+    rows = enc.kept_rows(TEXTS[:3] + ["a much longer text about a card that never arrived at my home"])
+    tokens, mask = _pad(rows, static._dense)  # one zero-padded batch, as the Worker sends it
+    got = sess.run(None, {"tokens": tokens, "mask": mask})[0]
+    np.testing.assert_allclose(got, enc.encode(TEXTS[:3] + ["a much longer text about a card that never arrived at my home"]),
+                               rtol=1e-4, atol=1e-5)
+    back = ContextEncoder.load(tmp_path)
+    assert back.tag == enc.tag
+    np.testing.assert_array_equal(back.encode(TEXTS), enc.encode(TEXTS))
+    meta = (tmp_path / META_FILE).read_text()
+    (tmp_path / META_FILE).write_text(meta.replace(enc.tag, enc.tag[:-8] + "00000000"))
+    with pytest.raises(ValueError, match="hash"):
+        ContextEncoder.load(tmp_path)
+
+
+def test_training_brings_the_student_closer_to_the_teacher():
+    """On a tiny vocabulary: the context net must improve the cosine to the teacher over the static
+    student it starts from (on the texts it tunes on, and not get worse on held-out ones)."""
+    tune, held_out = _tiny_corpus()
+    teacher = TeacherEncoder()
+    vocab = sorted({i for ids in (e.ids for e in _tokenizer().encode_batch(tune)) for i in ids})
+    static, _ = distill(replace(SHIPPED, dim=32, epochs=40, patience=40, lr=1e-2), tune, held_out, teacher, token_ids=vocab)
+    cfg = replace(SMOKE_CONTEXT, epochs=30, max_texts=None, batch_size=16, lr=3e-3, dropout=0.0)
+    enc, report = train_context(static, cfg, tune, held_out, teacher=teacher)
+    log = report["log"]
+    assert log[0]["epoch"] == 0 and report["best_valid_cos"] >= log[0]["valid_cos"]
+    assert log[-1]["train_loss"] < log[1]["train_loss"]
+    target = embed(teacher, tune)
+    err_static, r_static = _similarity_agreement(target, static.encode(tune))
+    err_ctx, r_ctx = _similarity_agreement(target, enc.encode(tune))
+    assert r_ctx > r_static, (r_ctx, r_static)
