@@ -302,6 +302,8 @@ def add_command(subparsers) -> None:
     p.add_argument("--no-trim", action="store_true", help="keep the whole vocabulary")
     p.add_argument("--no-tune", action="store_true", help="PCA + SIF only (model2vec-style)")
     p.add_argument("--holdout", default=None, help="cross-dataset target whose texts must not tune it")
+    p.add_argument("--context", action="store_true",
+                   help="also train the context net over the shipped student (context.onnx; training/context_encoder.py)")
     p.set_defaults(run=_cli)
 
 
@@ -309,6 +311,13 @@ def _cli(args) -> None:
     from dataclasses import replace
 
     cfg = replace(SHIPPED, dim=args.dim, trim=not args.no_trim, tune=not args.no_tune)
+    if args.context:
+        from training.context_encoder import build_context_student
+
+        if cfg != SHIPPED:
+            raise SystemExit("--context builds on the shipped student: drop --dim/--no-trim/--no-tune")
+        print(json.dumps(build_context_student(holdout=args.holdout).save(args.out), indent=2))
+        return
     student = build_student(cfg, args.holdout)
     section = student.save(args.out)
     print(json.dumps(section, indent=2))

@@ -240,7 +240,7 @@ def run(cfg: EvalConfig) -> dict:
     t0 = time.time()
     plan = [(p, t, e, m) for p in cfg.protocols for t in cfg.targets for e in cfg.encoders for m in cfg.methods]
     from training.algorithms import ALGORITHM_MODEL, NO_META_MODEL
-    from training.context_encoder import SHIPPED_CONTEXT
+    from training.context_encoder import SHIPPED_CONTEXT, SHIPPED_FORMAT
     from training.distill import RECIPE_VERSION, SHIPPED
 
     settings = asdict(cfg)
@@ -251,7 +251,7 @@ def run(cfg: EvalConfig) -> dict:
         key = (protocol, target, enc, method, RECIPE_VERSION, SHIPPED.key(), model, {k: settings[k] for k in (
             "cross_shots", "episode_ways", "episode_shots", "episode_query", "episodes", "valid_tasks", "train", "seed")})
         if enc.startswith("static-ctx"):  # the context net's recipe too (appended: older keys stay valid)
-            key += (SHIPPED_CONTEXT.key(),)
+            key += (SHIPPED_CONTEXT.key(), SHIPPED_FORMAT)
         tic = time.time()
         got = _cached(key, lambda: fn(target, enc, method, cfg))
         rows.extend(got)

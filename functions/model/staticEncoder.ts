@@ -8,9 +8,6 @@ import { modelUnavailable } from "../errors";
 import type { Manifest } from "./artifact";
 import { Tensor, type Session } from "./ort";
 
-/** Token vectors per context.onnx run (× dim × 4 bytes: 1 MB at dim 256): bounds the wasm heap. */
-const CONTEXT_BATCH_TOKENS = 1024;
-
 export class StaticEncoder {
   readonly dim: number;
   private readonly specials: Set<number>;
@@ -97,43 +94,27 @@ export class StaticEncoder {
     return out;
   }
 
-  /** context.onnx over zero-padded batches of dequantised rows; texts sorted by length so a batch pads
-   *  little, and at most CONTEXT_BATCH_TOKENS token vectors per run keep the wasm heap small. */
+  /** context.onnx on each text's dequantised rows, one text per run: the graph's int8 MatMuls scale
+   *  their activations per run, so batching texts would make one text's embedding depend on another's. */
   private async contextual(rowsPerText: number[][]): Promise<Float32Array> {
     const dim = this.dim;
     const out = new Float32Array(rowsPerText.length * dim);
-    const order = rowsPerText
-      .map((rows, t) => t)
-      .filter((t) => rowsPerText[t]!.length > 0)
-      .sort((a, b) => rowsPerText[a]!.length - rowsPerText[b]!.length);
-    let start = 0;
-    while (start < order.length) {
-      const longest = (end: number) => rowsPerText[order[end - 1]!]!.length;
-      let end = start + 1;
-      while (end < order.length && (end + 1 - start) * longest(end + 1) <= CONTEXT_BATCH_TOKENS) end++;
-      const batch = order.slice(start, end);
-      const width = longest(end);
-      const tokens = new Float32Array(batch.length * width * dim);
-      const mask = new Float32Array(batch.length * width);
-      batch.forEach((t, b) => {
-        rowsPerText[t]!.forEach((row, i) => {
-          const scale = this.scales[row]!;
-          const src = row * dim;
-          const dst = (b * width + i) * dim;
-          for (let d = 0; d < dim; d++) tokens[dst + d] = this.table[src + d]! * scale;
-          mask[b * width + i] = 1;
-        });
+    for (let t = 0; t < rowsPerText.length; t++) {
+      const rows = rowsPerText[t]!;
+      if (rows.length === 0) continue; // no known token: zero vector, the graph is not run (contract)
+      const tokens = new Float32Array(rows.length * dim);
+      rows.forEach((row, i) => {
+        const scale = this.scales[row]!;
+        const src = row * dim;
+        for (let d = 0; d < dim; d++) tokens[i * dim + d] = this.table[src + d]! * scale;
       });
       const result = await this.context!.run({
-        tokens: new Tensor("float32", tokens, [batch.length, width, dim]),
-        mask: new Tensor("float32", mask, [batch.length, width]),
+        tokens: new Tensor("float32", tokens, [1, rows.length, dim]),
+        mask: new Tensor("float32", new Float32Array(rows.length).fill(1), [1, rows.length]),
       });
       const embedding = result.embedding?.data as Float32Array | undefined;
-      if (!embedding || embedding.length !== batch.length * dim) {
-        throw modelUnavailable(`context.onnx did not return embedding [${batch.length}, ${dim}].`);
-      }
-      batch.forEach((t, b) => out.set(embedding.subarray(b * dim, (b + 1) * dim), t * dim));
-      start = end;
+      if (!embedding || embedding.length !== dim) throw modelUnavailable(`context.onnx did not return embedding [1, ${dim}].`);
+      out.set(embedding, t * dim);
     }
     return out;
   }

@@ -2,11 +2,12 @@
 from dataclasses import replace
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 
 from training.context_encoder import (CONTEXT_FILE, META_FILE, SMOKE_CONTEXT, ContextConfig, ContextEncoder, _net,
-                                      _pad, train_context)
+                                      train_context)
 from training.distill import SHIPPED, _tokenizer, distill, special_ids, teacher_tokenizer_json
 from training.encoders import TeacherEncoder, embed
 from training.static_encoder import StaticEncoder, quantize_rows
@@ -31,12 +32,13 @@ def _random_state(static, cfg, seed=1):
     return {k: v.detach().numpy() for k, v in net.state_dict().items()}
 
 
-def test_untrained_net_is_exactly_the_static_mean():
+def test_untrained_net_is_the_static_mean():
     static = _static()
     cfg = ContextConfig(layers=1, ffn=32)
     enc = ContextEncoder(static, cfg, _net(static.dim, cfg).state_dict())
-    np.testing.assert_allclose(enc.encode(TEXTS), static.encode(TEXTS), rtol=1e-5, atol=1e-6)
-    assert enc.tag.startswith(static.tag + "-ctx1-")
+    np.testing.assert_allclose(enc.encode_fp32(TEXTS), static.encode(TEXTS), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(enc.encode(TEXTS), static.encode(TEXTS), rtol=1e-5, atol=1e-5)  # the int8 graph
+    assert enc.tag.startswith(static.tag + "-ctx1u8-")
 
 
 def test_word_order_changes_the_embedding_and_empty_text_is_zero():
@@ -48,30 +50,44 @@ def test_word_order_changes_the_embedding_and_empty_text_is_zero():
     assert np.abs(a - b).max() > 1e-3  # a bag of rows cannot tell these apart; the context net must
 
 
-def test_batching_and_padding_do_not_change_a_text(tmp_path):
+def test_padding_does_not_change_a_text_in_the_float32_net():
+    """Training batches pad texts; a text's embedding must not depend on its neighbours' lengths."""
     static = _static()
     cfg = ContextConfig(layers=2, ffn=32)
     enc = ContextEncoder(static, cfg, _random_state(static, cfg))
-    together = enc.encode(TEXTS + ["word " * 50], batch=3)
-    alone = np.concatenate([enc.encode([t]) for t in TEXTS + ["word " * 50]])
+    texts = TEXTS + ["word " * 50]
+    together = enc.encode_fp32(texts, batch=3)
+    alone = np.concatenate([enc.encode_fp32([t]) for t in texts])
     np.testing.assert_allclose(together, alone, rtol=1e-5, atol=1e-6)
 
 
-def test_onnx_export_matches_pytorch_and_the_contract(tmp_path):
+def test_int8_graph_stays_close_to_the_float32_net():
+    static = _static()
+    cfg = ContextConfig(layers=2, ffn=32)
+    enc = ContextEncoder(static, cfg, _random_state(static, cfg))
+    texts = TEXTS[:3] + ["a much longer text about a card that never arrived at my home"]
+    a, b = enc.encode(texts), enc.encode_fp32(texts)
+    cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    assert cos.min() > 0.99, cos
+    assert np.abs(a - b).max() > 0  # it really is the quantised graph, not the torch net
+
+
+def test_saved_context_onnx_is_what_encode_runs_and_follows_the_contract(tmp_path):
     static = _static()
     cfg = ContextConfig(layers=2, ffn=32)
     enc = ContextEncoder(static, cfg, _random_state(static, cfg))
     section = enc.save(tmp_path, provenance={"test": True})
     assert section["kind"] == "static" and section["files"]["context"] == CONTEXT_FILE
     assert section["tag"] == enc.tag and section["context"]["static_tag"] == static.tag
+    ops = {n.op_type for n in onnx.load(str(tmp_path / CONTEXT_FILE)).graph.node}
+    assert {"DynamicQuantizeLinear", "MatMulInteger"} <= ops  # the int8 graph, as shipped
     sess = ort.InferenceSession(str(tmp_path / CONTEXT_FILE), providers=["CPUExecutionProvider"])
     assert [i.name for i in sess.get_inputs()] == ["tokens", "mask"]
     assert sess.get_outputs()[0].name == "embedding" and sess.get_outputs()[0].shape[1] == static.dim
-    rows = enc.kept_rows(TEXTS[:3] + ["a much longer text about a card that never arrived at my home"])
-    tokens, mask = _pad(rows, static._dense)  # one zero-padded batch, as the Worker sends it
-    got = sess.run(None, {"tokens": tokens, "mask": mask})[0]
-    np.testing.assert_allclose(got, enc.encode(TEXTS[:3] + ["a much longer text about a card that never arrived at my home"]),
-                               rtol=1e-4, atol=1e-5)
+    text = "a much longer text about a card that never arrived at my home"
+    rows = enc.kept_rows([text])[0]
+    got = sess.run(None, {"tokens": static._dense[rows][None], "mask": np.ones((1, len(rows)), np.float32)})[0]
+    np.testing.assert_allclose(got, enc.encode([text]), rtol=1e-6, atol=1e-7)
     back = ContextEncoder.load(tmp_path)
     assert back.tag == enc.tag
     np.testing.assert_array_equal(back.encode(TEXTS), enc.encode(TEXTS))
@@ -95,5 +111,5 @@ def test_training_brings_the_student_closer_to_the_teacher():
     assert log[-1]["train_loss"] < log[1]["train_loss"]
     target = embed(teacher, tune)
     err_static, r_static = _similarity_agreement(target, static.encode(tune))
-    err_ctx, r_ctx = _similarity_agreement(target, enc.encode(tune))
+    err_ctx, r_ctx = _similarity_agreement(target, enc.encode(tune))  # through the shipped int8 graph
     assert r_ctx > r_static, (r_ctx, r_static)
