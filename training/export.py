@@ -230,6 +230,8 @@ def golden_and_parity(model: MetaModel, encoder, section: dict, out: Path, tol: 
 
     golden = {"texts": GOLDEN_TEXTS, "input_ids": ids, "embedding": embedding.tolist(), "features": feats.tolist(),
               "adapt": golden_adapt, "head": golden_head}
+    if hasattr(encoder, "static"):  # a context net: also the plain static mean, so the edge checks both paths
+        golden["static_embedding"] = encoder.static.encode(GOLDEN_TEXTS).tolist()
     (out / "golden.json").write_text(json.dumps(golden))
     return report
 

@@ -25,7 +25,10 @@ const encoderSchema = z.object({
   special_ids: z.array(z.number().int()).default([]),
   files: z.record(z.string(), z.string()).default({}),
   // Present when the artifact ships context.onnx (files.context): the tiny transformer over the rows.
-  context: z.object({ static_tag: z.string(), layers: z.number().int().positive() }).passthrough().optional(),
+  context: z
+    .object({ static_tag: z.string(), layers: z.number().int().positive(), max_positions: z.number().int().positive() })
+    .passthrough()
+    .optional(),
 });
 
 export const manifestSchema = z.object({

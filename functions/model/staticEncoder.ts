@@ -46,8 +46,21 @@ export class StaticEncoder {
     } catch {
       throw modelUnavailable(`tokenizer.json of ${manifest.version} is not valid JSON.`);
     }
+    const positions = enc.context?.max_positions;
+    if (context && positions !== undefined && positions < enc.max_tokens - 2) {
+      throw modelUnavailable(`context.onnx of ${manifest.version} takes ${positions} positions, fewer than max_tokens - 2.`);
+    }
     // tokenizers.js ignores tokenizer.json's padding section: ids come back unpadded, as the contract wants.
     return new StaticEncoder(new Tokenizer(tokenizerJson, {}), table, scales, rows, enc, context);
+  }
+
+  get hasContext(): boolean {
+    return this.context !== null;
+  }
+
+  /** The same table without its context net: the plain mean of rows (contract step 2a; tests compare it). */
+  withoutContext(): StaticEncoder {
+    return Object.assign(Object.create(StaticEncoder.prototype) as StaticEncoder, this, { context: null });
   }
 
   /** Encodes one text to its token ids with specials, truncated to max_tokens like HF `truncation=True`. */

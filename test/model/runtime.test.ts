@@ -19,6 +19,7 @@ interface Golden {
     loss_before: number; loss_after: number; acc_before: number; acc_after: number;
   };
   head: { features: number[][]; logits: number[][] };
+  static_embedding?: number[][]; // artifacts with a context net: the plain mean of rows too
 }
 
 const deps = () => depsFor(env, "model-tests");
@@ -41,6 +42,14 @@ describe("golden vectors of the exported artifact", async () => {
     // step 2 (TypeScript table lookup) and step 3 (adapter.onnx)
     const embedding = await model.encoder.encode(golden.texts);
     expect(worstExcess(embedding, golden.embedding.flat(), atol, rtol)).toBeLessThanOrEqual(0);
+    // step 2a alone (the plain static path every artifact without context.onnx takes), and that the
+    // context net really changes the embedding when the artifact has one
+    expect(model.encoder.hasContext).toBe(manifest.encoder.files.context !== undefined);
+    if (golden.static_embedding) {
+      const plain = await model.encoder.withoutContext().encode(golden.texts);
+      expect(worstExcess(plain, golden.static_embedding.flat(), atol, rtol)).toBeLessThanOrEqual(0);
+      expect(worstExcess(embedding, golden.static_embedding.flat(), atol, rtol)).toBeGreaterThan(0);
+    }
     const features = await model.featurise(golden.texts);
     expect(worstExcess(features, golden.features.flat(), atol, rtol)).toBeLessThanOrEqual(0);
     // adapt.onnx on the golden support set
