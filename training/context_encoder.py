@@ -106,6 +106,11 @@ def _net(dim: int, cfg: ContextConfig):
     return ContextNet()
 
 
+def kept_rows(static: StaticEncoder, texts: list[str]) -> list[np.ndarray]:
+    """Per text, the static table rows of its kept tokens in order: what the context net reads."""
+    return [static.kept_rows(ids) for ids in static.input_ids(list(texts))]
+
+
 def _pad(rows_list: list[np.ndarray], dense: np.ndarray):
     """Padded token rows and mask for a batch of kept-row lists (each non-empty)."""
     t = max(len(r) for r in rows_list)
@@ -150,7 +155,7 @@ class ContextEncoder:
         return {k: v.detach().numpy().copy() for k, v in self.net.state_dict().items()}
 
     def kept_rows(self, texts: list[str]) -> list[np.ndarray]:
-        return [self.static.kept_rows(ids) for ids in self.static.input_ids(texts)]
+        return kept_rows(self.static, texts)
 
     def onnx_bytes(self) -> bytes:
         """context.onnx as shipped: the float32 export, dynamically quantised (built once)."""
@@ -277,12 +282,13 @@ def train_context(static: StaticEncoder, cfg: ContextConfig, tune_texts: list[st
         tune_texts, valid_texts = tune_texts[: cfg.max_texts], valid_texts[: max(cfg.max_texts // 4, 1)]
     teacher = teacher or TeacherEncoder()
     y = embed(teacher, tune_texts)
-    basis = projection_basis(y, basis_dim or static.dim)
-    enc = ContextEncoder(static, cfg, _net(static.dim, cfg).state_dict())
-    net = enc.net
+    basis, _ = projection_basis(y, basis_dim or static.dim)
+    # Through ContextEncoder (a second initialisation, then the first one's weights): the RNG stream the
+    # shipped net was trained with; a single _net() would shift every dropout mask of the recipe.
+    net = ContextEncoder(static, cfg, _net(static.dim, cfg).state_dict()).net
 
     def prepared(texts, targets):
-        rows = enc.kept_rows(texts)
+        rows = kept_rows(static, texts)
         keep = [i for i, r in enumerate(rows) if len(r)]
         return [rows[i] for i in keep], torch.from_numpy(targets[keep] @ basis)
 

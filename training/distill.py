@@ -139,11 +139,11 @@ def _bags(texts: list[str], max_tokens: int, specials: list[int], rows: np.ndarr
     return out
 
 
-def projection_basis(y: np.ndarray, dim: int, with_explained: bool = False):
-    """Step 2: the top-`dim` right singular vectors of the teacher's sentence embeddings, [384, dim]."""
+def projection_basis(y: np.ndarray, dim: int) -> tuple[np.ndarray, float]:
+    """Step 2: the top-`dim` right singular vectors of the teacher's sentence embeddings, [384, dim], and
+    the share of their energy it keeps."""
     _, sv, vt = np.linalg.svd(y, full_matrices=False)
-    basis = vt[:dim].T.astype(np.float32)
-    return (basis, float((sv[:dim] ** 2).sum() / (sv ** 2).sum())) if with_explained else basis
+    return vt[:dim].T.astype(np.float32), float((sv[:dim] ** 2).sum() / (sv ** 2).sum())
 
 
 def sif_weights(bags: list[np.ndarray], n_rows: int, a: float) -> np.ndarray:
@@ -243,7 +243,7 @@ def distill(cfg: DistillConfig, tune_texts: list[str], valid_texts: list[str],
     # embedding by that constant: the centring costs nothing at the edge.
     mu = y.mean(0) if cfg.center else np.zeros(y.shape[1], np.float32)
     y = y - mu
-    basis, explained = projection_basis(y, cfg.dim, with_explained=True)
+    basis, explained = projection_basis(y, cfg.dim)
     n_rows = len(kept_ids)
     bags = _bags(tune_texts, cfg.max_tokens, specials, rows)
     weights = sif_weights(bags, n_rows, cfg.sif_a)
