@@ -1,6 +1,8 @@
 // Executing a task. The route through it depends on the meta-learned model (functions/model):
-// - no prediction (no active model version yet): the in-context LLM baseline, path 'llm_baseline';
-// - a confident prediction on a classification task: the label is the answer, path 'model', no LLM call;
+// - no prediction (no active model version, or no labelled example yet): the in-context LLM baseline,
+//   path 'llm_baseline';
+// - a classification task answered confidently, or with no LLM configured: the predicted label is the
+//   answer, path 'model', no LLM call;
 // - otherwise the LLM answers guided by the prediction and retrieved demonstrations, path 'model+llm'.
 // The Execution and the conversation turn are written in ONE batch; an LLM failure stores a failed
 // Execution and rethrows the typed error.
@@ -11,8 +13,8 @@ import { getConversation, recentMessages } from "./conversations";
 import type { Deps } from "./deps";
 import { AppError, notFound, validationFailed } from "./errors";
 import { getExamplesByIds } from "./examples";
-import { chatComplete, type LlmEnv, type LlmResult } from "./llm";
-import { predictForTask, type Prediction } from "./model/index";
+import { chatComplete, isLlmConfigured, type LlmEnv, type LlmResult } from "./llm";
+import { isPrediction, predictForTask, type NoPrediction, type Prediction } from "./model/index";
 import { listPage } from "./pagination";
 import { executionMessages } from "./prompts";
 import { nowIso, toExample, toExecution, type ExampleRow, type ExecutionRow } from "./rows";
@@ -58,23 +60,32 @@ interface Route {
   callLlm: boolean;
 }
 
-function chooseRoute(task: Task, prediction: Prediction | null): Route {
-  if (!prediction) return { path: "llm_baseline", reason: "no active model version: in-context LLM baseline", callLlm: true };
-  if (task.kind === "classification" && prediction.confidence >= task.confidenceThreshold) {
+const NO_PREDICTION_REASON: Record<NoPrediction["none"], string> = {
+  no_active_model: "no active model version: in-context LLM baseline",
+  no_examples: "the task has no labelled example yet: in-context LLM baseline",
+};
+
+/**
+ * The path an execution takes. Only what truly needs the LLM calls it: without an LLM configured, a
+ * classification task still answers with the model's prediction, and the reason says so.
+ */
+function chooseRoute(task: Task, outcome: Prediction | NoPrediction, llmConfigured: boolean): Route {
+  if (!isPrediction(outcome)) return { path: "llm_baseline", reason: NO_PREDICTION_REASON[outcome.none], callLlm: true };
+  if (task.kind === "generation") {
+    return { path: "model+llm", reason: "generation task: the LLM writes the answer guided by the prediction", callLlm: true };
+  }
+  const confidence = `confidence ${outcome.confidence.toFixed(3)}`;
+  if (outcome.confidence >= task.confidenceThreshold) {
+    return { path: "model", reason: `${confidence} >= threshold ${task.confidenceThreshold}`, callLlm: false };
+  }
+  if (!llmConfigured) {
     return {
       path: "model",
-      reason: `confidence ${prediction.confidence.toFixed(3)} >= threshold ${task.confidenceThreshold}`,
+      reason: `${confidence} < threshold ${task.confidenceThreshold} and no LLM is configured: the model's prediction answers`,
       callLlm: false,
     };
   }
-  return {
-    path: "model+llm",
-    reason:
-      task.kind === "generation"
-        ? "generation task: the LLM writes the answer guided by the prediction"
-        : `confidence ${prediction.confidence.toFixed(3)} < threshold ${task.confidenceThreshold}`,
-    callLlm: true,
-  };
+  return { path: "model+llm", reason: `${confidence} < threshold ${task.confidenceThreshold}`, callLlm: true };
 }
 
 /** For a classification answer from the LLM, the task label it names (case-insensitive), if any. */
@@ -84,7 +95,7 @@ function matchLabel(task: Task, output: string): string | null {
 }
 
 /** The model seam's signature; executeTask takes it as a parameter so each route can be exercised. */
-export type Predictor = (deps: Deps, taskId: string, input: string) => Promise<Prediction | null>;
+export type Predictor = (deps: Deps, taskId: string, input: string) => Promise<Prediction | NoPrediction>;
 
 export async function executeTask(deps: Deps, input: ExecuteTaskInput, predict: Predictor = predictForTask): Promise<Execution> {
   const started = performance.now();
@@ -104,16 +115,19 @@ export async function executeTask(deps: Deps, input: ExecuteTaskInput, predict: 
   }
   const history = isNewConversation ? [] : await recentMessages(deps, conversationId, HISTORY_MESSAGES);
 
-  let prediction: Prediction | null = null;
-  let modelNote = "";
+  let outcome: Prediction | NoPrediction;
+  let route: Route;
   try {
-    prediction = await predict(deps, task.id, data.input);
+    outcome = await predict(deps, task.id, data.input);
+    route = chooseRoute(task, outcome, isLlmConfigured(deps.env as LlmEnv));
   } catch (error) {
     // The model runtime failing must not take executions down: the baseline still answers, and says why.
-    modelNote = ` (model failed: ${error instanceof AppError ? error.code : "internal error"})`;
-    console.warn(JSON.stringify({ event: "predict_failed", taskId: task.id, code: error instanceof AppError ? error.code : "internal" }));
+    const code = error instanceof AppError ? error.code : "internal error";
+    console.warn(JSON.stringify({ event: "predict_failed", taskId: task.id, code }));
+    outcome = { none: "no_active_model" };
+    route = { path: "llm_baseline", reason: `the model failed (${code}): in-context LLM baseline`, callLlm: true };
   }
-  const route = chooseRoute(task, prediction);
+  const prediction = isPrediction(outcome) ? outcome : null;
 
   let output: string | null = null;
   let llm: LlmResult | null = null;
@@ -157,7 +171,7 @@ export async function executeTask(deps: Deps, input: ExecuteTaskInput, predict: 
       )
       .bind(
         executionId, deps.accountId, task.id, conversationId, data.input, output, failure ? "failed" : "succeeded",
-        failure?.code ?? null, route.path, route.reason + modelNote, predictedLabel, prediction?.confidence ?? null,
+        failure?.code ?? null, route.path, route.reason, predictedLabel, prediction?.confidence ?? null,
         JSON.stringify(prediction?.scores ?? []), JSON.stringify(prediction?.demonstrations ?? []),
         prediction?.adaptationId || null, prediction?.modelVersion ?? null, llm?.model ?? null,
         llm?.promptTokens ?? null, llm?.completionTokens ?? null, performance.now() - started, now,

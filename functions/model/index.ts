@@ -30,16 +30,23 @@ export interface Prediction {
 export const TOP_K = 5;
 export const DEMONSTRATIONS = 5;
 
+/** Why there is no prediction: no model version is active, or the task has no labelled example yet. */
+export interface NoPrediction {
+  none: "no_active_model" | "no_examples";
+}
+
+export const isPrediction = (p: Prediction | NoPrediction): p is Prediction => !("none" in p);
+
 /**
- * Null when no model version is active, or the task has no labelled example yet (callers fall back to
- * the in-context LLM baseline). Throws MODEL_UNAVAILABLE when the active version cannot be loaded and
- * this isolate has no earlier version to keep serving.
+ * The adapted model's prediction, or why there is none (callers fall back to the in-context LLM
+ * baseline). Throws MODEL_UNAVAILABLE when the active version cannot be loaded and this isolate has no
+ * earlier version to keep serving.
  */
-export async function predictForTask(deps: Deps, taskId: string, input: string): Promise<Prediction | null> {
+export async function predictForTask(deps: Deps, taskId: string, input: string): Promise<Prediction | NoPrediction> {
   // One D1 round trip for the two per-request checks: the active version and the support signature.
   const [active, signature] = await deps.db.batch([activeVersionStatement(deps.db), signatureStatement(deps, taskId)]);
   const model = await getActiveModel(deps, (active?.results[0] as ActiveRow | undefined) ?? null);
-  if (!model) return null;
+  if (!model) return { none: "no_active_model" };
   const support = await loadSupport(deps, model, taskId, signature?.results[0] as SignatureRow | undefined);
   const adapted = await adaptedTask(deps, model, taskId, support);
   const query = await model.featurise([input]);
@@ -49,7 +56,7 @@ export async function predictForTask(deps: Deps, taskId: string, input: string):
   }));
   if (!adapted) {
     const only = support.labels.find((l): l is string => !!l);
-    if (!only) return null;
+    if (!only) return { none: "no_examples" };
     // One label: it is the only possible answer, and there is no head to adapt.
     return { modelVersion: model.version, adaptationId: null, label: only, confidence: 1, scores: [{ label: only, score: 1 }], demonstrations };
   }

@@ -166,6 +166,51 @@ describe("executeTask with a prediction from the model seam", () => {
     };
     const execution = await executeTask(deps, { taskId: task.id, input: "x" }, broken);
     expect(execution.path).toBe("llm_baseline");
-    expect(execution.pathReason).toContain("model failed: MODEL_UNAVAILABLE");
+    expect(execution.pathReason).toBe("the model failed (MODEL_UNAVAILABLE): in-context LLM baseline");
+  });
+
+  it("says which of its reasons left the model without a prediction", async () => {
+    const { deps } = await newAccount();
+    const task = await newTask(deps);
+    const none = (why: "no_active_model" | "no_examples"): Predictor => async () => ({ none: why });
+    const noModel = await executeTask(deps, { taskId: task.id, input: "x" }, none("no_active_model"));
+    expect(noModel).toMatchObject({ path: "llm_baseline", pathReason: "no active model version: in-context LLM baseline" });
+    const noExamples = await executeTask(deps, { taskId: task.id, input: "x" }, none("no_examples"));
+    expect(noExamples).toMatchObject({ path: "llm_baseline", pathReason: "the task has no labelled example yet: in-context LLM baseline" });
+  });
+});
+
+describe("executeTask without an LLM configured: degrade, do not fail", () => {
+  it("a classification under the threshold answers with the model's prediction, and says why", async () => {
+    const { deps, accountId } = await newAccount();
+    const task = await newTask(deps);
+    const stored = await storedAdaptation(accountId, task.id);
+    const scores = [{ label: "negative", score: 0.55 }, { label: "positive", score: 0.45 }];
+    const execution = await executeTask(
+      withEnv(deps, { LLM_API_KEY: "" }),
+      { taskId: task.id, input: "so bad" },
+      predicting({ ...stored, label: "negative", confidence: 0.55, scores }),
+    );
+    expect(execution).toMatchObject({
+      status: "succeeded", path: "model", output: "negative", predictedLabel: "negative", confidence: 0.55, scores,
+      errorCode: null, llmModel: null, ...stored,
+    });
+    expect(execution.pathReason).toBe("confidence 0.550 < threshold 0.7 and no LLM is configured: the model's prediction answers");
+  });
+
+  it("a generation task truly needs the LLM: LLM_NOT_CONFIGURED, recorded as failed", async () => {
+    const { deps, accountId } = await newAccount();
+    const task = await newTask(deps, {
+      kind: "generation",
+      examples: [{ input: "my order is late", output: "Sorry, let me check the delivery for you." }],
+    });
+    const stored = await storedAdaptation(accountId, task.id);
+    const error = await fail(executeTask(
+      withEnv(deps, { LLM_API_KEY: "" }),
+      { taskId: task.id, input: "write a reply" },
+      predicting({ ...stored, label: "negative", confidence: 0.99, scores: [{ label: "negative", score: 0.99 }] }),
+    ));
+    expect(error.code).toBe("LLM_NOT_CONFIGURED");
+    expect((await listExecutions(deps, task.id)).nodes[0]).toMatchObject({ status: "failed", errorCode: "LLM_NOT_CONFIGURED", path: "model+llm" });
   });
 });

@@ -7,9 +7,9 @@ import { adaptTask, getLatestAdaptation, listAdaptations } from "../../functions
 import { addExamples } from "../../functions/examples";
 import { executeTask } from "../../functions/executions";
 import { submitFeedback } from "../../functions/feedback";
-import { predictForTask } from "../../functions/model/index";
+import { predictForTask, type Prediction } from "../../functions/model/index";
 import { resetModelCacheForTests } from "../../functions/model/loader";
-import { newAccount, newTask } from "../support/fixtures";
+import { newAccount, newTask, withEnv } from "../support/fixtures";
 import { artifactManifest, deactivateAll, publishArtifact } from "./publish";
 
 interface Fixture {
@@ -71,6 +71,24 @@ describe("examples, adaptations and executions with the model active", () => {
     expect((await listAdaptations(deps, task.id)).nodes.map((a) => a.id).sort()).toEqual([first.id, second.id].sort());
   });
 
+  it("a task without examples, with a model active, says that it has no example (not that no model is active)", async () => {
+    const { deps } = await newAccount();
+    const task = await newTask(deps, { examples: [] });
+    expect(await predictForTask(deps, task.id, "hello")).toEqual({ none: "no_examples" });
+    const execution = await executeTask(deps, { taskId: task.id, input: "hello" });
+    expect(execution).toMatchObject({ path: "llm_baseline", pathReason: "the task has no labelled example yet: in-context LLM baseline" });
+  });
+
+  it("without an LLM, a prediction under the threshold still answers (path model)", async () => {
+    const { deps } = await newAccount();
+    const task = await newTask(deps, { confidenceThreshold: 1 }); // nothing is confident enough
+    const execution = await executeTask(withEnv(deps, { LLM_API_KEY: "" }), { taskId: task.id, input: "I love it" });
+    expect(execution).toMatchObject({ status: "succeeded", path: "model", modelVersion: version, llmModel: null });
+    expect(["positive", "negative"]).toContain(execution.output);
+    expect(execution.output).toBe(execution.predictedLabel);
+    expect(execution.pathReason).toMatch(/< threshold 1 and no LLM is configured/);
+  });
+
   it("a task with fewer than two labels cannot be adapted (typed error)", async () => {
     const { deps } = await newAccount();
     const task = await newTask(deps, { labels: ["only"], examples: [{ input: "hello", label: "only" }] });
@@ -88,7 +106,7 @@ describe("a real few-shot task: banking77, 10 labels x 5 shots from train_5, sco
       examples: data.support.map((s) => ({ input: s.text, label: s.label })),
     });
     let correct = 0;
-    for (const q of data.query) if ((await predictForTask(deps, task.id, q.text))!.label === q.label) correct += 1;
+    for (const q of data.query) if ((await predictForTask(deps, task.id, q.text) as Prediction).label === q.label) correct += 1;
     const accuracy = correct / data.query.length;
     console.log(JSON.stringify({ edge: accuracy, python: data.accuracy, prototypes: data.prototypes_accuracy, query: data.query.length }));
     // Same artifact, same episode: only float rounding may flip a near-tie.
@@ -105,7 +123,7 @@ describe("a real few-shot task: banking77, 10 labels x 5 shots from train_5, sco
     // The first test query the adapted model gets wrong.
     let wrong: { text: string; label: string } | null = null;
     for (const q of data.query) {
-      if ((await predictForTask(deps, task.id, q.text))!.label !== q.label) {
+      if ((await predictForTask(deps, task.id, q.text) as Prediction).label !== q.label) {
         wrong = q;
         break;
       }
