@@ -1,6 +1,5 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
-import { graphiqlWithoutSourceMap } from "./test/graphql/graphiql-sourcemap.js";
 import { freePort } from "./test/support/fake-llm.js";
 import { serveArtifacts, testArtifactName } from "./test/model/artifact-server.js";
 import { guardWorkerd } from "./scripts/workerd-guard/guard.mjs";
@@ -16,7 +15,6 @@ export default defineConfig(async () => {
   process.env.ADAPTAGENT_TEST_LLM_PORT = String(llmPort);
   return {
     plugins: [
-      graphiqlWithoutSourceMap(), // GraphiQL's 9 MB module: see the plugin's comment
       cloudflareTest({
         main: "./workers/index.ts",
         wrangler: { configPath: "./wrangler.toml" },

@@ -2,7 +2,6 @@
 // request (bindings, the authenticated account, dataloader caches) comes through the server context.
 import { maxAliasesPlugin } from "@escape.tech/graphql-armor-max-aliases";
 import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
-import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { createYoga } from "graphql-yoga";
 import { depsFor } from "../functions/deps";
 import { unauthenticated } from "../functions/errors";
@@ -27,15 +26,8 @@ interface ServerContext {
 const yoga = createYoga<ServerContext, Context>({
   schema,
   graphqlEndpoint: GRAPHQL_PATH,
-  // GraphiQL's assets are inlined by @graphql-yoga/render-graphiql: no CDN, works offline.
-  graphiql: {
-    title: "adaptagent GraphQL",
-    // Operations need the key; prefill the header so a browser user only pastes it in.
-    headers: JSON.stringify({ Authorization: "Bearer <your API key>" }, null, 2),
-    defaultEditorToolsVisibility: "headers",
-    defaultQuery: "# Paste your API key into the Authorization header below, then run.\n{\n  agents(first: 5) {\n    edges { node { id name tasks { edges { node { id name kind labels } } } } }\n  }\n}\n",
-  },
-  renderGraphiQL,
+  // GraphiQL is a static page (public/graphiql, Workers static assets): see handleGraphQL.
+  graphiql: false,
   landingPage: false,
   plugins: [
     maxDepthPlugin({ n: QUERY_LIMITS.depth, exposeLimits: true }),
@@ -55,8 +47,8 @@ export function wantsGraphiQL(request: Request): boolean {
 }
 
 /**
- * Mounted by the Worker at /graphql behind its auth middleware. The middleware may pass `auth: null`
- * for a GraphiQL page request (see wantsGraphiQL); every operation needs an authenticated account.
+ * Mounted by the Worker at /graphql behind its auth middleware. A browser's GET gets the GraphiQL page
+ * from the static assets (no key needed: it holds no data); every operation needs an authenticated account.
  */
 export async function handleGraphQL(
   request: Request,
@@ -64,14 +56,11 @@ export async function handleGraphQL(
   ctx: ExecutionContext,
   auth: Auth | null,
 ): Promise<Response> {
+  if (wantsGraphiQL(request)) return env.ASSETS.fetch(new URL("/graphiql/", request.url));
   if (auth) return yoga.fetch(request, { env, ctx, auth });
-  if (wantsGraphiQL(request)) return yoga.fetch(request, { env, ctx, auth: ANONYMOUS });
   const error = unauthenticated();
   return Response.json(
     { errors: [{ message: error.message, extensions: { code: error.code } }] },
     { status: 401, headers: { "www-authenticate": "Bearer" } },
   );
 }
-
-// Only ever used to render the GraphiQL page, which reads no data; the context factory refuses it.
-const ANONYMOUS: Auth = { accountId: "", isAdmin: false };

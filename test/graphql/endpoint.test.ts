@@ -113,16 +113,28 @@ describe("schema.graphql", () => {
 });
 
 describe("GraphiQL at /graphql", () => {
-  it("serves the offline GraphiQL page to a browser without a key", async () => {
+  it("serves the offline GraphiQL page to a browser without a key, its scripts from the static assets", async () => {
     const res = await call("/graphql", { headers: { accept: "text/html,application/xhtml+xml" } });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("text/html");
     expect(res.text).toContain("YogaGraphiQL.renderYogaGraphiQL");
     expect(res.text).toContain("adaptagent GraphQL");
-    // Offline: scripts and styles are inlined, nothing is loaded from a CDN.
-    expect(res.text).not.toMatch(/<script[^>]*\ssrc=/);
-    expect(res.text).not.toMatch(/<link[^>]*stylesheet/);
+    // Offline: every script and style comes from this origin, nothing from a CDN.
+    const sources = [...res.text.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+    expect(sources.length).toBeGreaterThanOrEqual(3);
+    for (const source of sources) expect(source).toMatch(/^\/graphiql\/assets\//);
     expect(res.text).not.toMatch(/unpkg\.com|jsdelivr|cdn\./);
+    // The page is small: the 5 MB bundle is a separate, cacheable asset (not inlined in the Worker).
+    expect(res.text.length).toBeLessThan(10_000);
+  });
+
+  it("the page's assets exist in the static assets", async () => {
+    const res = await call("/graphql", { headers: { accept: "text/html" } });
+    for (const source of [...res.text.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!)) {
+      const asset = await env.ASSETS.fetch(`http://local${source}`);
+      expect(asset.status, source).toBe(200);
+      expect((await asset.arrayBuffer()).byteLength, source).toBeGreaterThan(1000);
+    }
   });
 
   it("does not run operations without a key, even as a GET", async () => {
