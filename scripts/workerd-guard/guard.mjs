@@ -1,50 +1,58 @@
-// Guards the local workerd (tests, `npm start`, `npm run eval`, bench/) against a V8 livelock seen on
-// 2-CPU hosts such as this project's CI: V8 sizes its background pool from the CPU count minus one,
-// and with a single background worker a concurrent Maglev compile can wait for a GC that the main
-// thread never starts while it keeps pumping cppgc sweeper tasks (gdb: worker thread in
-// CollectionBarrier::AwaitCollectionBackground, main thread in IoContext::runImpl's message-loop pump).
-// The isolate then spins at 100% CPU forever, so test timeouts never fire. Measured on this machine:
-// test/model/runtime.test.ts hung in 2 of 9 runs unguarded, 0 of 14 guarded (docs/testing.md).
+// Runs the local workerd (tests, `npm start`, `npm run eval`, bench/) with V8 compiling on its main
+// thread only.
 //
-// The fix is to give V8 more than one background worker. Miniflare (and so wrangler and
-// vitest-pool-workers) runs the binary named by MINIFLARE_WORKERD_PATH; on Linux hosts with fewer than
-// 4 CPUs this points it at a wrapper that preloads ncpu.c, which makes workerd's V8 see 4 CPUs. It does
-// not apply to Cloudflare's production runtime, which this project does not control or need to.
+// Why: the local workerd (1.20260426, the newest that runs on Node 20) can livelock. A V8 background
+// thread compiling code (seen with gdb: MaglevConcurrentDispatcher → MaglevCodeGenerator →
+// Factory allocation) needs a GC and parks in CollectionBarrier::AwaitCollectionBackground, waiting for
+// the main thread to collect; the main thread sits in IoContext::runImpl's message-loop pump running
+// cppgc IncrementalSweepTasks and never does. The isolate spins at 100% CPU forever and no test timeout
+// can fire. Seen with one V8 background worker (2-CPU hosts) and with three, and with --single-threaded
+// alone: that flag stops concurrent TurboFan, Sparkplug and GC threads, but Maglev still compiles on a
+// background thread. `--single-threaded --no-maglev` leaves no background thread that allocates on the
+// JS heap, so nothing can wait on the main thread: the cause is gone, not made rarer. check.mjs asks V8
+// itself (%IsConcurrentRecompilationSupported, %IsMaglevEnabled) that this holds.
+//
+// How: workerd takes V8 flags only from its config (`Config.v8Flags`), which Miniflare never sets.
+// Miniflare (and so wrangler and vitest-pool-workers) runs the binary named by MINIFLARE_WORKERD_PATH;
+// this points it at a wrapper that passes the binary config on stdin through v8flags.mjs (adds the
+// flags) and then execs the real workerd. Cloudflare's production runtime is not involved.
 // Off switch: ADAPTAGENT_WORKERD_GUARD=0. An explicit MINIFLARE_WORKERD_PATH is always respected.
-import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "../..");
 const OUT = join(ROOT, ".cache", "workerd-guard");
+export const V8_FLAGS = ["--single-threaded", "--no-maglev"];
 
-/** Sets MINIFLARE_WORKERD_PATH when the guard applies; returns the wrapper path or null. */
+/** Sets MINIFLARE_WORKERD_PATH to the guarded wrapper (not on Windows); returns its path or null. */
 export function guardWorkerd() {
   if (process.env.MINIFLARE_WORKERD_PATH) return process.env.MINIFLARE_WORKERD_PATH;
-  if (process.env.ADAPTAGENT_WORKERD_GUARD === "0") return null;
-  if (process.platform !== "linux" || availableParallelism() >= 4) return null;
+  if (process.env.ADAPTAGENT_WORKERD_GUARD === "0" || process.platform === "win32") return null;
   const workerd = createRequire(join(ROOT, "package.json"))("workerd").default;
-  const source = join(HERE, "ncpu.c");
-  const lib = join(OUT, "libncpu.so");
-  const wrapper = join(OUT, "workerd");
-  const stamp = join(OUT, "stamp");
-  const want = `${createHash("sha256").update(readFileSync(source)).digest("hex")}:${workerd}`;
-  if (!existsSync(wrapper) || !existsSync(stamp) || readFileSync(stamp, "utf8") !== want) {
+  const rewrite = join(HERE, "v8flags.mjs");
+  const sh = (s) => `'${s.replaceAll("'", "'\\''")}'`;
+  // Only `serve --binary -` reads a config from stdin; anything else (e.g. --version) runs as is.
+  const script = `#!/bin/sh
+# Written by scripts/workerd-guard/guard.mjs: workerd with V8 flags ${V8_FLAGS.join(" ")} added to its config.
+case " $* " in
+  *" serve "*" --binary "*" - "*) ;;
+  *) exec ${sh(workerd)} "$@" ;;
+esac
+tmp=$(mktemp) || exit 1
+${sh(process.execPath)} ${sh(rewrite)} ${V8_FLAGS.map(sh).join(" ")} <&0 >"$tmp" || { rm -f "$tmp"; exit 1; }
+exec <"$tmp"
+rm -f "$tmp"
+exec ${sh(workerd)} "$@"
+`;
+  const wrapper = join(OUT, `workerd-${createHash("sha256").update(script).digest("hex").slice(0, 12)}`);
+  if (!existsSync(wrapper) || readFileSync(wrapper, "utf8") !== script) {
     mkdirSync(OUT, { recursive: true });
-    try {
-      execFileSync("cc", ["-shared", "-fPIC", "-O2", "-o", lib, source, "-ldl"], { stdio: "pipe" });
-    } catch (error) {
-      console.warn(`[workerd-guard] no C compiler, running workerd unguarded (${String(error).split("\n")[0]})`);
-      return null;
-    }
-    writeFileSync(wrapper, `#!/bin/sh\nLD_PRELOAD="${lib}\${LD_PRELOAD:+:$LD_PRELOAD}" exec "${workerd}" "$@"\n`);
+    writeFileSync(wrapper, script);
     chmodSync(wrapper, 0o755);
-    writeFileSync(stamp, want);
   }
   process.env.MINIFLARE_WORKERD_PATH = wrapper;
   return wrapper;
