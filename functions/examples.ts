@@ -10,6 +10,7 @@ import { toExample, type ExampleRow } from "./rows";
 import { getTask } from "./tasks";
 import type { Example, ExampleSource, Page, PageArgs, Task } from "./types";
 import { exampleListSchema, parseInput, type exampleInputSchema } from "./validation";
+import { chunked, placeholders } from "./d1";
 
 export type ExampleInput = z.input<typeof exampleInputSchema>;
 type ParsedExample = z.output<typeof exampleInputSchema>;
@@ -34,7 +35,11 @@ export function checkExamplesFitTask(
   if (issues.length > 0) throw validationFailed(issues);
 }
 
-/** INSERT statements for a batch (the caller decides what else goes in the same batch). */
+/** Bumps the task's examples_version: in the same batch as every insert or delete of its examples. */
+const bumpVersionStatement = (deps: Deps, taskId: string) =>
+  deps.db.prepare("UPDATE tasks SET examples_version = examples_version + 1 WHERE id = ? AND account_id = ?").bind(taskId, deps.accountId);
+
+/** INSERT statements for a batch, with the version bump (the caller decides what else goes in it). */
 export function insertExampleStatements(
   deps: Deps,
   taskId: string,
@@ -47,16 +52,17 @@ export function insertExampleStatements(
       .prepare("INSERT INTO examples (id, account_id, task_id, input, label, output, source) VALUES (?, ?, ?, ?, ?, ?, ?)")
       .bind(ids[i], deps.accountId, taskId, item.input, item.label ?? null, item.output ?? null, source),
   );
-  return { ids, statements };
+  return { ids, statements: [...statements, bumpVersionStatement(deps, taskId)] };
 }
 
 export async function getExamplesByIds(deps: Deps, ids: string[]): Promise<Example[]> {
   if (ids.length === 0) return [];
-  const { results } = await deps.db
-    .prepare(`SELECT * FROM examples WHERE account_id = ? AND id IN (${ids.map(() => "?").join(", ")})`)
-    .bind(deps.accountId, ...ids)
-    .all<ExampleRow>();
-  const byId = new Map(results.map((r) => [r.id, toExample(r)]));
+  const pages = await deps.db.batch<ExampleRow>(
+    chunked(ids).map((chunk) =>
+      deps.db.prepare(`SELECT * FROM examples WHERE account_id = ? AND id IN (${placeholders(chunk.length)})`).bind(deps.accountId, ...chunk),
+    ),
+  );
+  const byId = new Map(pages.flatMap((p) => p.results).map((r) => [r.id, toExample(r)]));
   return ids.flatMap((id) => byId.get(id) ?? []); // the caller's order (e.g. most similar first)
 }
 
@@ -74,7 +80,10 @@ export async function addExamples(deps: Deps, taskId: string, items: ExampleInpu
 export async function removeExample(deps: Deps, exampleId: string): Promise<Example> {
   const [example] = await getExamplesByIds(deps, [exampleId]);
   if (!example) throw notFound("Example", exampleId);
-  await deps.db.prepare("DELETE FROM examples WHERE id = ? AND account_id = ?").bind(exampleId, deps.accountId).run();
+  await deps.db.batch([
+    deps.db.prepare("DELETE FROM examples WHERE id = ? AND account_id = ?").bind(exampleId, deps.accountId),
+    bumpVersionStatement(deps, example.taskId),
+  ]);
   return example;
 }
 

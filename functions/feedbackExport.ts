@@ -1,7 +1,8 @@
 // The scheduled export (workers/index.ts `scheduled`): feedback not yet exported goes to R2 as JSONL
-// (`feedback/<ISO timestamp>.jsonl`, one object per line, format in docs/architecture.md) for the next
+// (`feedback/<ISO timestamp>-<uuid>.jsonl`, one object per line, format in docs/architecture.md) for the next
 // meta-training run, then is marked exported in one batch. The object is written first: a crash between
 // the two steps re-exports rows next time (at-least-once; trainers dedupe by feedbackId), never loses them.
+import { chunked, placeholders } from "./d1";
 
 /** One line of the export. */
 export interface FeedbackExportRecord {
@@ -27,7 +28,6 @@ interface ExportRow {
 }
 
 export const EXPORT_BATCH = 1000; // rows per run; the next run picks up the rest
-const UPDATE_CHUNK = 90; // D1 allows at most 100 bound parameters per statement
 
 export async function exportFeedback(
   db: D1Database,
@@ -54,16 +54,13 @@ export async function exportFeedback(
     return JSON.stringify(record);
   });
   const stamp = now.toISOString();
-  const key = `feedback/${stamp}.jsonl`;
+  // The scheduled time alone is not unique (a retried or manual run has the same one): a random part
+  // makes every run write its own object, so no earlier export is ever overwritten.
+  const key = `feedback/${stamp}-${crypto.randomUUID()}.jsonl`;
   await bucket.put(key, lines.join("\n") + "\n", { httpMetadata: { contentType: "application/x-ndjson" } });
   const ids = results.map((r) => r.id);
-  const statements: D1PreparedStatement[] = [];
-  for (let i = 0; i < ids.length; i += UPDATE_CHUNK) {
-    const chunk = ids.slice(i, i + UPDATE_CHUNK);
-    statements.push(
-      db.prepare(`UPDATE feedback SET exported_at = ? WHERE id IN (${chunk.map(() => "?").join(", ")})`).bind(stamp, ...chunk),
-    );
-  }
-  await db.batch(statements);
+  await db.batch(
+    chunked(ids).map((chunk) => db.prepare(`UPDATE feedback SET exported_at = ? WHERE id IN (${placeholders(chunk.length)})`).bind(stamp, ...chunk)),
+  );
   return { key, count: ids.length };
 }

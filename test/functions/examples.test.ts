@@ -26,6 +26,16 @@ describe("examples", () => {
     expect((await fail(removeExample(deps, added[0]!.id))).code).toBe("NOT_FOUND");
   });
 
+  it("adds the documented maximum of 500 in one call and returns every one (D1 binds at most 100 values per statement)", async () => {
+    const { deps } = await newAccount();
+    const task = await newTask(deps, { examples: [] });
+    const items = Array.from({ length: 500 }, (_, i) => ({ input: `message ${i}`, label: i % 2 ? "positive" : "negative" }));
+    const added = await addExamples(deps, task.id, items);
+    expect(added.map((e) => e.input)).toEqual(items.map((x) => x.input));
+    const stored = await env.DB.prepare("SELECT COUNT(*) AS n FROM examples WHERE task_id = ?").bind(task.id).first<{ n: number }>();
+    expect(stored?.n).toBe(500);
+  });
+
   it("rejects bad items before writing any of them", async () => {
     const { deps } = await newAccount();
     const task = await newTask(deps, { examples: [] });

@@ -71,7 +71,7 @@ describe("feedback export (scheduled)", () => {
     const b = await submitFeedback(deps, { executionId: execution.id, rating: 1 });
     const now = new Date("2031-01-02T03:04:05.678Z");
     const result = await exportFeedback(env.DB, env.MODELS, now);
-    expect(result.key).toBe("feedback/2031-01-02T03:04:05.678Z.jsonl");
+    expect(result.key).toMatch(/^feedback\/2031-01-02T03:04:05\.678Z-[0-9a-f-]{36}\.jsonl$/);
     const records = await readJsonl(result.key!);
     expect(records.length).toBe(result.count);
     const mine = records.filter((r) => r.taskId === task.id);
@@ -89,6 +89,18 @@ describe("feedback export (scheduled)", () => {
     expect(reexported).toEqual([]);
   });
 
+  it("two runs for the same scheduled time write two objects: the first export is never overwritten", async () => {
+    const { deps, task, execution } = await executed();
+    const first = await submitFeedback(deps, { executionId: execution.id, rating: 1 });
+    const at = new Date("2033-03-03T03:03:03.000Z");
+    const one = await exportFeedback(env.DB, env.MODELS, at);
+    const second = await submitFeedback(deps, { executionId: execution.id, rating: -1 });
+    const two = await exportFeedback(env.DB, env.MODELS, at);
+    expect(one.key).not.toBe(two.key);
+    const ids = [...(await readJsonl(one.key!)), ...(await readJsonl(two.key!))].filter((r) => r.taskId === task.id).map((r) => r.feedbackId);
+    expect(ids.sort()).toEqual([first.id, second.id].sort());
+  });
+
   it("runs from the Worker's scheduled handler", async () => {
     const { deps, task, execution } = await executed();
     const feedback = await submitFeedback(deps, { executionId: execution.id, correctedLabel: "negative" });
@@ -96,7 +108,8 @@ describe("feedback export (scheduled)", () => {
     const ctx = createExecutionContext();
     await worker.scheduled(createScheduledController({ scheduledTime, cron: "*/15 * * * *" }), env, ctx);
     await waitOnExecutionContext(ctx);
-    const records = await readJsonl("feedback/2032-05-06T07:08:09.000Z.jsonl");
+    const listed = await env.MODELS.list({ prefix: "feedback/2032-05-06T07:08:09.000Z-" });
+    const records = (await Promise.all(listed.objects.map((o) => readJsonl(o.key)))).flat();
     expect(records.map((r) => r.feedbackId)).toContain(feedback.id);
     expect((await listFeedback(deps, task.id)).nodes[0]?.exportedAt).toBe("2032-05-06T07:08:09.000Z");
   });
