@@ -2,7 +2,8 @@
 // Example is added (embedNewExamples) and stored in D1 (examples.embedding, float32 LE, with
 // embedding_model_version). Rows embedded by another version are re-embedded lazily, on first use.
 // Executions read stored features: the support set is never re-encoded per request. An isolate-level
-// cache keyed by a cheap signature (count and rowids of the task's examples) skips even the D1 read.
+// cache keyed by the task's examples_version (bumped by every insert or delete of its examples) skips
+// even the D1 read of the rows.
 import type { Deps } from "../deps";
 import { sha256Hex } from "./artifact";
 import type { LoadedModel } from "./runtime";
@@ -65,22 +66,18 @@ async function storeFeatures(deps: Deps, model: LoadedModel, rows: { id: string;
 }
 
 export interface SignatureRow {
-  n: number;
-  hi: number;
-  total: number;
+  v: number; // tasks.examples_version
 }
 
-/** Examples are only inserted or deleted, never edited: count + max + sum of rowids changes with either. */
+/** The support set's version: bumped by every insert or delete of the task's examples (functions/examples.ts). */
 export const signatureStatement = (deps: Deps, taskId: string) =>
-  deps.db
-    .prepare("SELECT COUNT(*) AS n, COALESCE(MAX(rowid), 0) AS hi, TOTAL(rowid) AS total FROM examples WHERE account_id = ? AND task_id = ?")
-    .bind(deps.accountId, taskId);
+  deps.db.prepare("SELECT examples_version AS v FROM tasks WHERE id = ? AND account_id = ?").bind(taskId, deps.accountId);
 
 /** The task's support set with features from `model`, embedding any Example that lacks them. */
 export async function loadSupport(deps: Deps, model: LoadedModel, taskId: string, prefetched?: SignatureRow | null): Promise<Support> {
   const key = `${deps.accountId}/${taskId}`;
   const row = prefetched ?? (await signatureStatement(deps, taskId).first<SignatureRow>());
-  const signature = `${model.version}|${row?.n ?? 0}|${row?.hi ?? 0}|${row?.total ?? 0}`;
+  const signature = `${model.version}|${row?.v ?? "none"}`;
   const hit = cache.get(key);
   if (hit && hit.signature === signature) {
     cache.delete(key);

@@ -4,7 +4,7 @@
 import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adaptTask, getLatestAdaptation, listAdaptations } from "../../functions/adaptations";
-import { addExamples } from "../../functions/examples";
+import { addExamples, removeExample } from "../../functions/examples";
 import { executeTask } from "../../functions/executions";
 import { submitFeedback } from "../../functions/feedback";
 import { predictForTask, type Prediction } from "../../functions/model/index";
@@ -87,6 +87,21 @@ describe("examples, adaptations and executions with the model active", () => {
     expect(["positive", "negative"]).toContain(execution.output);
     expect(execution.output).toBe(execution.predictedLabel);
     expect(execution.pathReason).toMatch(/< threshold 1 and no LLM is configured/);
+  });
+
+  it("sees the change after 'remove the newest example, add another' (SQLite reuses the freed rowid)", async () => {
+    const { deps } = await newAccount();
+    const task = await newTask(deps, { labels: ["positive", "negative", "other"] });
+    const before = (await predictForTask(deps, task.id, "what time do you open?")) as Prediction;
+    expect(before.scores.map((s) => s.label).sort()).toEqual(["negative", "positive"]);
+    const newest = await env.DB.prepare("SELECT id FROM examples WHERE task_id = ? ORDER BY rowid DESC LIMIT 1").bind(task.id).first<{ id: string }>();
+    await removeExample(deps, newest!.id);
+    const [added] = await addExamples(deps, task.id, [{ input: "What are your opening hours?", label: "other" }]);
+    const after = (await predictForTask(deps, task.id, "what time do you open?")) as Prediction;
+    expect(after.scores.map((s) => s.label).sort()).toEqual(["negative", "other", "positive"]);
+    expect(after.demonstrations.map((d) => d.exampleId)).not.toContain(newest!.id);
+    expect(after.demonstrations.map((d) => d.exampleId)).toContain(added!.id);
+    expect(after.adaptationId).not.toBe(before.adaptationId);
   });
 
   it("a task with fewer than two labels cannot be adapted (typed error)", async () => {
