@@ -6,10 +6,11 @@
 // and the memory of wrangler dev's workerd process. Baseline in the same run: GET /health.
 import { execFileSync, spawn } from "node:child_process";
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
+import { describeArtifact, publishArtifact, resolveArtifact, verifyArtifact } from "../scripts/artifact.mjs";
 import { guardWorkerd } from "../scripts/workerd-guard/guard.mjs";
 import { machine, readJsonl, rssMb, stats, workerdPids } from "./lib.mjs";
 
@@ -22,7 +23,7 @@ const { values: opt } = parseArgs({
     duration: { type: "string", default: "15" }, connections: { type: "string", default: "4" }, requests: { type: "string", default: "200" },
   },
 });
-const artifactDir = resolve(opt.artifact ?? [".cache/artifacts/default", ".cache/models/default", ".cache/artifacts/smoke"].find((d) => existsSync(resolve(ROOT, d, "manifest.json"))));
+const artifactDir = resolveArtifact(opt.artifact);
 const STATE = resolve(ROOT, ".cache/bench/wrangler-state");
 const wrangler = resolve(ROOT, "node_modules/.bin/wrangler");
 const log = (m) => console.error(`[bench] ${m}`);
@@ -32,12 +33,9 @@ rmSync(STATE, { recursive: true, force: true });
 mkdirSync(STATE, { recursive: true });
 log("migrations, account, artifact into local D1/R2 …");
 w("d1", "migrations", "apply", "adaptagent");
-const manifestBytes = readFileSync(resolve(artifactDir, "manifest.json"));
-const manifest = JSON.parse(manifestBytes.toString("utf8"));
-const prefix = `models/${manifest.version}/`;
-for (const f of [...manifest.files.map((x) => x.name), "manifest.json"]) {
-  w("r2", "object", "put", `adaptagent-models/${prefix}${f}`, "--file", resolve(artifactDir, f));
-}
+const { manifest } = verifyArtifact(artifactDir);
+log(describeArtifact(artifactDir, manifest));
+publishArtifact(artifactDir, { activate: true, persistTo: STATE, log });
 const apiKey = `aa_${randomBytes(32).toString("base64url")}`;
 const accountId = randomUUID();
 const agentId = randomUUID(); // REST has no agent route: the agent is seeded with the account
@@ -47,7 +45,6 @@ writeFileSync(sqlFile, [
   `INSERT INTO accounts (id, name) VALUES (${q(accountId)}, 'bench');`,
   `INSERT INTO api_keys (id, account_id, key_hash, label) VALUES (${q(randomUUID())}, ${q(accountId)}, ${q(createHash("sha256").update(apiKey).digest("hex"))}, 'bench');`,
   `INSERT INTO agents (id, account_id, name) VALUES (${q(agentId)}, ${q(accountId)}, 'bench agent');`,
-  `INSERT INTO model_versions (version, r2_prefix, manifest_sha256, algorithm, encoder, active) VALUES (${q(manifest.version)}, ${q(prefix)}, ${q(createHash("sha256").update(manifestBytes).digest("hex"))}, ${q(manifest.algorithm)}, ${q(manifest.encoder.tag)}, 1);`,
 ].join("\n"));
 w("d1", "execute", "adaptagent", "--file", sqlFile);
 

@@ -4,11 +4,11 @@
 // adaptation latency (5/10 shots × 10/77/150 labels, plus a ~290-label × 20-shot stress case), per-input
 // encoding latency, and workerd's memory growth with the model loaded. Baselines in the same run: a
 // no-op request (client timings) and an empty loop (in-Worker timings). Results: JSON on stdout.
-import { createHash } from "node:crypto";
-import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { unstable_splitSqlQuery, unstable_startWorker } from "wrangler";
+import { unstable_startWorker } from "wrangler";
+import { describeArtifact, publishThroughWorker, resolveArtifact, verifyArtifact } from "../scripts/artifact.mjs";
 import { guardWorkerd } from "../scripts/workerd-guard/guard.mjs";
 import { machine, readJsonl, rssMb, stats, workerdPids } from "./lib.mjs";
 
@@ -16,9 +16,10 @@ const ROOT = resolve(import.meta.dirname, "..");
 guardWorkerd(); // before workerd starts (scripts/workerd-guard/guard.mjs)
 const DATA = resolve(process.env.ADAPTAGENT_DATA_DIR ?? resolve(ROOT, "../shared/data"));
 const { values: opt } = parseArgs({ options: { artifact: { type: "string" }, out: { type: "string" }, reps: { type: "string", default: "30" } } });
-const artifactDir = resolve(opt.artifact ?? [".cache/artifacts/default", ".cache/models/default", ".cache/artifacts/smoke"].find((d) => existsSync(resolve(ROOT, d, "manifest.json"))));
+const artifactDir = resolveArtifact(opt.artifact);
 const reps = Number(opt.reps);
 const log = (m) => console.error(`[bench] ${m}`);
+log(describeArtifact(artifactDir, verifyArtifact(artifactDir).manifest));
 
 const worker = await unstable_startWorker({
   config: resolve(ROOT, "wrangler.toml"),
@@ -50,19 +51,7 @@ try {
   const rss = () => Math.max(...pids.map(rssMb));
   const rssBefore = rss();
 
-  const statements = readdirSync(resolve(ROOT, "migrations")).filter((f) => f.endsWith(".sql")).sort()
-    .flatMap((f) => unstable_splitSqlQuery(readFileSync(resolve(ROOT, "migrations", f), "utf8"))).map((sql) => ({ sql }));
-  await call("/sql", { method: "POST", body: JSON.stringify({ statements }) });
-  const manifestBytes = readFileSync(resolve(artifactDir, "manifest.json"));
-  const manifest = JSON.parse(manifestBytes.toString("utf8"));
-  const prefix = `models/${manifest.version}/`;
-  for (const f of [...manifest.files.map((x) => x.name), "manifest.json"]) {
-    await call(`/r2/${encodeURIComponent(prefix + f)}`, { method: "PUT", body: readFileSync(resolve(artifactDir, f)) });
-  }
-  await call("/sql", { method: "POST", body: JSON.stringify({ statements: [{
-    sql: "INSERT INTO model_versions (version, r2_prefix, manifest_sha256, algorithm, encoder, active) VALUES (?, ?, ?, ?, ?, 1)",
-    params: [manifest.version, prefix, createHash("sha256").update(manifestBytes).digest("hex"), manifest.algorithm, manifest.encoder.tag],
-  }] }) });
+  const manifest = await publishThroughWorker(call, artifactDir);
   const rssAfterUpload = rss(); // R2 objects live in workerd's local storage, not in the isolate
   await call("/ort-init");
   const rssOrt = rss();

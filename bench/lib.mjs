@@ -2,6 +2,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
+import { V8_FLAGS } from "../scripts/workerd-guard/guard.mjs";
 
 export function stats(xs) {
   const s = [...xs].sort((a, b) => a - b);
@@ -18,8 +19,9 @@ export function machine() {
     memory_gb: Number((totalmem() / 2 ** 30).toFixed(1)),
     node: process.version,
     workerd: execFileSync("npx", ["workerd", "--version"], { encoding: "utf8" }).trim(),
-    // scripts/workerd-guard: on hosts with < 4 CPUs workerd runs with V8 seeing 4 (3 background workers)
+    // scripts/workerd-guard: workerd runs with these V8 flags (no background compilation), unless turned off
     workerd_guard: process.env.MINIFLARE_WORKERD_PATH ? "on" : "off",
+    workerd_v8_flags: process.env.MINIFLARE_WORKERD_PATH ? V8_FLAGS : [],
     date: new Date().toISOString(),
     load_average_1_5_15: loadavg().map((x) => Number(x.toFixed(2))), // the machine is shared: read numbers against this
   };

@@ -1,16 +1,17 @@
 #!/usr/bin/env node
 // npm run eval -- --data DIR --shots K --way N|all --episodes E [--json] [--artifact DIR] [--seed S]
+// (--artifact defaults to the shipped models/default; stderr names the model version evaluated)
 //   [--query-per-label Q]
 // Few-shot evaluation of the edge code path: starts scripts/eval.worker.ts in workerd (wrangler's
 // programmatic API, local D1/R2 in memory), publishes the artifact into its R2, then runs E episodes —
 // the same episodes for the adapted model and the frozen-encoder baselines — and prints one JSON object.
 // DIR is laid out like ../shared/data/<set>/: train_K.jsonl (else train.jsonl) is the support pool,
 // test.jsonl the query set. See docs/edge-runtime.md.
-import { createHash } from "node:crypto";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { format, parseArgs } from "node:util";
-import { unstable_splitSqlQuery, unstable_startWorker } from "wrangler";
+import { unstable_startWorker } from "wrangler";
+import { ArtifactError, describeArtifact, publishThroughWorker, resolveArtifact, verifyArtifact } from "./artifact.mjs";
 import { guardWorkerd } from "./workerd-guard/guard.mjs";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -45,9 +46,14 @@ const perLabel = Number(opt["query-per-label"]);
 if (!Number.isInteger(shots) || shots < 1) fail("--shots must be a positive integer");
 if (!Number.isInteger(episodes) || episodes < 1) fail("--episodes must be a positive integer");
 if (opt.way !== "all" && !(Number.isInteger(Number(opt.way)) && Number(opt.way) >= 2)) fail("--way must be an integer >= 2 or 'all'");
-const artifactDir = resolve(
-  opt.artifact ?? [".cache/artifacts/default", ".cache/artifacts/smoke"].find((d) => existsSync(resolve(ROOT, d, "manifest.json"))) ?? fail("no artifact: pass --artifact DIR (run `npm start` or scripts/ensure-artifact.sh first)"),
-);
+let artifactDir;
+try {
+  artifactDir = resolveArtifact(opt.artifact);
+  console.error(`eval: ${describeArtifact(artifactDir, verifyArtifact(artifactDir).manifest)}`);
+} catch (error) {
+  if (!(error instanceof ArtifactError)) throw error;
+  fail(error.message);
+}
 
 const readJsonl = (file) => readFileSync(file, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
 const poolFile = existsSync(resolve(dataDir, `train_${shots}.jsonl`)) ? `train_${shots}.jsonl` : "train.jsonl";
@@ -105,25 +111,7 @@ try {
     return text;
   };
   // Schema, then the artifact into R2 and its ModelVersion registered and active.
-  const statements = readdirSync(resolve(ROOT, "migrations")).filter((f) => f.endsWith(".sql")).sort()
-    .flatMap((f) => unstable_splitSqlQuery(readFileSync(resolve(ROOT, "migrations", f), "utf8")))
-    .map((sql) => ({ sql }));
-  await call("/sql", { method: "POST", body: JSON.stringify({ statements }) });
-  const manifestBytes = readFileSync(resolve(artifactDir, "manifest.json"));
-  const manifest = JSON.parse(manifestBytes.toString("utf8"));
-  const prefix = `models/${manifest.version}/`;
-  for (const f of [...manifest.files.map((x) => x.name), "manifest.json"]) {
-    await call(`/r2/${encodeURIComponent(prefix + f)}`, { method: "PUT", body: readFileSync(resolve(artifactDir, f)) });
-  }
-  await call("/sql", {
-    method: "POST",
-    body: JSON.stringify({
-      statements: [{
-        sql: "INSERT INTO model_versions (version, r2_prefix, manifest_sha256, algorithm, encoder, active) VALUES (?, ?, ?, ?, ?, 1)",
-        params: [manifest.version, prefix, createHash("sha256").update(manifestBytes).digest("hex"), manifest.algorithm, manifest.encoder.tag],
-      }],
-    }),
-  });
+  await publishThroughWorker(call, artifactDir);
 
   const acc = { adapted: [], prototypes: [], logreg: [] };
   let queries = 0;

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from training.static_encoder import StaticEncoder
 
@@ -315,9 +316,12 @@ def train_context(static: StaticEncoder, cfg: ContextConfig, tune_texts: list[st
     log = [{"epoch": 0, "valid_cos": best_cos}]
     print(f"[context] static alone: meta-valid cos {best_cos:.4f}", file=sys.stderr)
     net.train()
+    bar = tqdm(total=cfg.epochs * steps_per_epoch, desc="[context] context net", unit="batch", file=sys.stderr,
+               mininterval=2)
     for epoch in range(1, cfg.epochs + 1):
         total = 0.0
         for idx in _length_batches(bags, cfg.batch_size, rng):
+            bar.update()
             tokens, mask = _pad([bags[i] for i in idx], dense)
             loss = (1 - F.cosine_similarity(net(torch.from_numpy(tokens), torch.from_numpy(mask)), ys[idx], dim=1)).mean()
             opt.zero_grad()
@@ -327,9 +331,10 @@ def train_context(static: StaticEncoder, cfg: ContextConfig, tune_texts: list[st
             total += float(loss.detach()) * len(idx)
         vcos = valid_cos()
         log.append({"epoch": epoch, "train_loss": total / len(bags), "valid_cos": vcos})
-        print(f"[context] epoch {epoch}: train loss {total / len(bags):.4f}, meta-valid cos {vcos:.4f}", file=sys.stderr)
+        bar.write(f"[context] epoch {epoch}: train loss {total / len(bags):.4f}, meta-valid cos {vcos:.4f}", file=sys.stderr)
         if vcos > best_cos:
             best_cos, best = vcos, {k: v.clone() for k, v in net.state_dict().items()}
+    bar.close()
     trained = ContextEncoder(static, cfg, {k: v.numpy() for k, v in best.items()})
     report = {"config": asdict(cfg), "tune_texts": len(bags), "valid_texts": len(vbags), "log": log,
               "best_valid_cos": best_cos, "seconds": round(time.time() - t0, 1),

@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from training.encoders import CACHE_ROOT, TeacherEncoder, embed, teacher_path
 from training.static_encoder import StaticEncoder, quantize_rows
@@ -185,10 +187,14 @@ def _tune(cfg: DistillConfig, table0: np.ndarray, bags, targets, vbags, vtargets
     best, best_cos, bad = base.clone(), _mean_cos(base, vbags, vy), 0
     log.append({"epoch": 0, "valid_cos": best_cos})
     print(f"[distill] untuned table: meta-valid cos {best_cos:.4f}", file=sys.stderr)
+    # One bar over every batch of every epoch: its time left is an upper bound (early stopping).
+    bar = tqdm(total=cfg.epochs * math.ceil(len(bags) / cfg.batch_size), desc="[distill] token table",
+               unit="batch", file=sys.stderr, mininterval=2)
     for epoch in range(1, cfg.epochs + 1):
         order = rng.permutation(len(bags))
         total = 0.0
         for s in range(0, len(order), cfg.batch_size):
+            bar.update()
             idx = order[s : s + cfg.batch_size]
             chunk = [bags[i] for i in idx]
             flat = torch.from_numpy(np.concatenate(chunk))
@@ -205,14 +211,15 @@ def _tune(cfg: DistillConfig, table0: np.ndarray, bags, targets, vbags, vtargets
         current = table()
         vcos = _mean_cos(current, vbags, vy)
         log.append({"epoch": epoch, "train_loss": total / len(bags), "valid_cos": vcos})
-        print(f"[distill] epoch {epoch}: train loss {total / len(bags):.4f}, meta-valid cos {vcos:.4f}",
-              file=sys.stderr)
+        bar.write(f"[distill] epoch {epoch}: train loss {total / len(bags):.4f}, meta-valid cos {vcos:.4f}",
+                  file=sys.stderr)
         if vcos > best_cos + 1e-4:
             best, best_cos, bad = current, vcos, 0
         else:
             bad += 1
             if bad >= cfg.patience:
                 break
+    bar.close()
     return best.numpy()
 
 

@@ -174,15 +174,18 @@ class _Bank:
 
 
 _BANKS: dict[Path, _Bank] = {}
+PROGRESS_MIN = 2000  # texts; fewer take seconds
 
 
 def embed(
     encoder: Encoder,
     texts: Sequence[str],
     cache_dir: str | os.PathLike = CACHE_ROOT / "embeddings",
-    progress: bool = False,
+    progress: bool | None = None,
 ) -> np.ndarray:
     """Embeddings of `texts` (float32 [n, encoder.dim]), computed only for texts not cached yet.
+
+    `progress` (None: when more than PROGRESS_MIN texts must be computed) shows a bar with the time left.
 
     Keyed by (encoder.tag, sha256 of each text): a different tag means a different space, so a new
     student must get a new tag.
@@ -201,6 +204,8 @@ def embed(
             missing[k] = t
     if missing:
         mk = list(missing)
+        if progress is None:
+            progress = len(mk) > PROGRESS_MIN and isinstance(encoder, TeacherEncoder)  # the one with a bar
         vecs = encoder.encode([missing[k] for k in mk], **({"progress": True} if progress else {}))
         vecs = np.asarray(vecs, np.float32)
         if vecs.shape != (len(mk), encoder.dim):

@@ -1,35 +1,32 @@
 // Headless check that GraphiQL really renders and works offline (not a vitest test: it needs a real
-// browser). Run: `node test/graphql/graphiql-browser.mjs` (needs `apt-get install chromium`).
+// browser). `npm test` runs it after vitest; alone: `node scripts/build-assets.mjs && node
+// test/graphql/graphiql-browser.mjs` (needs `apt-get install chromium`).
 // Starts `wrangler dev` on its own port and state folder (.cache/graphiql-check), creates an account
 // and key there, opens /graphql in Chromium, runs the default query with the key, and fails if the
 // page errors, asks any host but the Worker for anything, or does not show the query's result.
-import { execFileSync, spawn } from "node:child_process";
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { createAccountKey } from "../../scripts/keys.mjs";
+import { guardWorkerd } from "../../scripts/workerd-guard/guard.mjs";
+import { d1, WRANGLER, wrangler } from "../../scripts/wrangler.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const wrangler = join(root, "node_modules", ".bin", "wrangler");
 const state = join(root, ".cache", "graphiql-check");
 const port = Number(process.env.PORT ?? 8797);
 const origin = `http://127.0.0.1:${port}`;
-const local = ["--local", "--persist-to", state];
 
+guardWorkerd(); // wrangler dev inherits it (scripts/workerd-guard/guard.mjs)
 rmSync(state, { recursive: true, force: true });
 mkdirSync(state, { recursive: true });
-execFileSync(wrangler, ["d1", "migrations", "apply", "adaptagent", ...local], { cwd: root, stdio: "ignore", env: { ...process.env, CI: "1" } });
-const apiKey = `aa_${randomBytes(32).toString("base64url")}`;
-const accountId = randomUUID();
-const keyHash = createHash("sha256").update(apiKey).digest("hex");
-execFileSync(wrangler, ["d1", "execute", "adaptagent", ...local, "--command",
-  `INSERT INTO accounts (id, name) VALUES ('${accountId}', 'graphiql-check');` +
-  `INSERT INTO api_keys (id, account_id, key_hash) VALUES ('${randomUUID()}', '${accountId}', '${keyHash}');` +
-  `INSERT INTO agents (id, account_id, name) VALUES ('${randomUUID()}', '${accountId}', 'Rendered in Chromium');`,
-], { cwd: root, stdio: "ignore" });
+wrangler(["d1", "migrations", "apply", "adaptagent"], { persistTo: state });
+const { key: apiKey, accountId } = createAccountKey({ account: "graphiql-check", persistTo: state });
+d1(`INSERT INTO agents (id, account_id, name) VALUES ('${randomUUID()}', '${accountId}', 'Rendered in Chromium');`, { persistTo: state });
 
-const dev = spawn(wrangler, ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state], {
+const dev = spawn(WRANGLER, ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state], {
   cwd: root, stdio: ["ignore", "pipe", "pipe"], detached: true,
 });
 let browser;
@@ -49,6 +46,14 @@ try {
   page.on("request", (r) => {
     const url = r.url();
     if (!url.startsWith(origin) && !url.startsWith("blob:") && !url.startsWith("data:")) problems.push(`external request: ${url}`);
+  });
+  // The page's scripts come from Workers static assets with a cache lifetime (public/_headers).
+  let assets = 0;
+  page.on("response", (r) => {
+    if (r.url().startsWith(`${origin}/graphiql/assets/`)) assets += 1;
+    if (r.url().startsWith(`${origin}/graphiql/assets/`) && r.status() === 200 && !/max-age=\d+/.test(r.headers()["cache-control"] ?? "")) {
+      problems.push(`asset without a cache lifetime: ${r.url()} (cache-control: ${r.headers()["cache-control"]})`);
+    }
   });
   // The browser user pastes the key into the Headers tab; here it is added to the page's requests.
   await page.route(`${origin}/graphql`, (route) =>
@@ -73,6 +78,7 @@ try {
   } finally {
     await page.screenshot({ path: join(root, ".cache", "graphiql.png") });
   }
+  if (assets < 3) problems.push(`only ${assets} requests for /graphiql/assets/: the page did not load its scripts from the static assets`);
   if (problems.length > 0) throw new Error(problems.join("\n"));
   console.log(`GraphiQL rendered offline in ${rendered} ms and ran the default query; screenshot: .cache/graphiql.png`);
 } finally {

@@ -10,31 +10,32 @@ export interface PublishOptions {
   manifest?: (m: Manifest) => void; // edit the manifest before it is hashed
   activate?: boolean; // default true
   registeredEncoder?: string; // the encoder tag written to D1 (default: the manifest's)
+  artifact?: string; // which artifact (default: env.TEST_ARTIFACT; "shipped": models/default)
 }
 
-async function artifactFile(name: string): Promise<ArrayBuffer> {
-  const res = await env.TEST_ARTIFACTS.fetch(`http://artifacts/${env.TEST_ARTIFACT}/${name}`);
-  if (!res.ok) throw new Error(`artifact file ${name}: ${res.status} (build .cache/artifacts/${env.TEST_ARTIFACT} first)`);
+async function artifactFile(name: string, artifact = env.TEST_ARTIFACT): Promise<ArrayBuffer> {
+  const res = await env.TEST_ARTIFACTS.fetch(`http://artifacts/${artifact}/${name}`);
+  if (!res.ok) throw new Error(`artifact file ${name}: ${res.status} (build .cache/artifacts/${artifact} first)`);
   return res.arrayBuffer();
 }
 
-export async function artifactManifest(): Promise<Manifest> {
-  return JSON.parse(new TextDecoder().decode(await artifactFile("manifest.json"))) as Manifest;
+export async function artifactManifest(artifact?: string): Promise<Manifest> {
+  return JSON.parse(new TextDecoder().decode(await artifactFile("manifest.json", artifact))) as Manifest;
 }
 
-export async function artifactJson<T>(name: string): Promise<T> {
-  return JSON.parse(new TextDecoder().decode(await artifactFile(name))) as T;
+export async function artifactJson<T>(name: string, artifact?: string): Promise<T> {
+  return JSON.parse(new TextDecoder().decode(await artifactFile(name, artifact))) as T;
 }
 
 export async function publishArtifact(options: PublishOptions = {}): Promise<string> {
-  const manifest = await artifactManifest();
+  const manifest = await artifactManifest(options.artifact);
   const version = options.version ?? manifest.version;
   manifest.version = version;
   options.manifest?.(manifest);
   const prefix = `models/${version}/`;
   for (const file of manifest.files) {
     if (file.name === options.omit) continue;
-    const bytes = new Uint8Array(await artifactFile(file.name));
+    const bytes = new Uint8Array(await artifactFile(file.name, options.artifact));
     if (file.name === options.corrupt) bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0xff;
     await env.MODELS.put(prefix + file.name, bytes.buffer);
   }

@@ -7,6 +7,7 @@ import { depsFor } from "../../functions/deps";
 import { AppError } from "../../functions/errors";
 import { getActiveModel, loaderStats, resetModelCacheForTests } from "../../functions/model/loader";
 import { backendInitialisations } from "../../functions/model/ort";
+import { SHIPPED } from "./artifact-server";
 import { artifactJson, artifactManifest, deactivateAll, publishArtifact, worstExcess } from "./publish";
 
 interface Golden {
@@ -28,13 +29,15 @@ const uniq = (tag: string) => `${tag}-${crypto.randomUUID().slice(0, 8)}`;
 beforeEach(() => resetModelCacheForTests());
 afterAll(() => deactivateAll());
 
-describe("golden vectors of the exported artifact", async () => {
-  const manifest = await artifactManifest();
-  const golden = await artifactJson<Golden>(manifest.golden ?? "golden.json");
+// The test artifact (built from the current training code) and the shipped default (models/default,
+// what `npm start` serves): each must load in workerd and reproduce the golden vectors Python wrote.
+describe.each([["the test artifact", undefined], ["the shipped default artifact", SHIPPED]])("golden vectors of %s", async (_, artifact) => {
+  const manifest = await artifactManifest(artifact);
+  const golden = await artifactJson<Golden>(manifest.golden ?? "golden.json", artifact);
   const { atol, rtol } = manifest.tolerance ?? { atol: 1e-4, rtol: 1e-3 };
 
   it("loads the active version and reproduces ids, embeddings, features, adaptation and logits", async () => {
-    await publishArtifact({ version: uniq("golden") });
+    await publishArtifact({ version: uniq("golden"), artifact });
     const model = (await getActiveModel(deps()))!;
     expect(model.manifest.encoder.tag).toBe(manifest.encoder.tag);
     // ids: exactly
@@ -67,6 +70,15 @@ describe("golden vectors of the exported artifact", async () => {
     expect(worstExcess(logits, golden.head.logits.flat(), atol, rtol)).toBeLessThanOrEqual(0);
   });
 
+  if (artifact === SHIPPED) {
+    it("is the full default build, not a smoke build: a 2-layer context net over the static table", () => {
+      expect(manifest.encoder.files.context).toBe("context.onnx");
+      expect(manifest.encoder.context?.layers).toBe(2);
+    });
+  }
+});
+
+describe("the ORT runtime", () => {
   it("creates the ORT backend once per isolate and the sessions once per version, not per request", async () => {
     await publishArtifact({ version: uniq("reuse") });
     const first = await getActiveModel(deps());
@@ -87,17 +99,20 @@ describe("broken artifacts", () => {
 
   it("a missing file gives MODEL_UNAVAILABLE", async () => {
     await publishArtifact({ version: uniq("missing"), omit: "head.onnx" });
-    await expect(getActiveModel(deps())).rejects.toThrow(/missing from R2/);
+    const error = (await getActiveModel(deps()).catch((e: unknown) => e)) as AppError;
+    expect(error).toMatchObject({ code: "MODEL_UNAVAILABLE", detail: expect.stringMatching(/missing from R2/) });
+    // What a tenant sees names no R2 key and no runtime text; the operator's detail does.
+    expect(error.message).not.toMatch(/models\/|\.onnx|R2/);
   });
 
   it("a transformer-encoder artifact is refused with a clear error", async () => {
     await publishArtifact({ version: uniq("transformer"), manifest: (m) => void (m.encoder.kind = "transformer") });
-    await expect(getActiveModel(deps())).rejects.toThrow(/"transformer" encoder.*128 MB/);
+    await expect(getActiveModel(deps())).rejects.toMatchObject({ detail: expect.stringMatching(/"transformer" encoder.*128 MB/) });
   });
 
   it("a manifest built for another encoder than the one registered in D1 is refused", async () => {
     await publishArtifact({ version: uniq("tag"), registeredEncoder: "static-some-other-encoder" });
-    await expect(getActiveModel(deps())).rejects.toThrow(/registered for encoder static-some-other-encoder/);
+    await expect(getActiveModel(deps())).rejects.toMatchObject({ detail: expect.stringMatching(/registered for encoder static-some-other-encoder/) });
   });
 
   it("the isolate keeps serving the version it had when the new active one is corrupt", async () => {

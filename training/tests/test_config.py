@@ -28,5 +28,5 @@ def test_precedence_and_errors(tmp_path):
 def test_cli_commands_registered():
     commands = parser()._subparsers._group_actions[0].choices
     assert {"smoke", "default", "train", "publish"} <= set(commands)
-    args = parser().parse_args(["publish", "--target", "wrangler-local", "--activate", "--if-absent", "x"])
-    assert args.activate and args.if_absent and args.target == "wrangler-local"
+    args = parser().parse_args(["publish", "--target", "r2", "--if-absent", "x"])
+    assert args.if_absent and args.target == "r2"

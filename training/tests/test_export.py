@@ -3,7 +3,6 @@ immutable publishing, and the D1 registration statements against the real migrat
 import copy
 import json
 import re
-import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -102,23 +101,6 @@ def test_publish_local_never_overwrites(artifact, tmp_path):
     assert manifest.verify_artifact(dest)
     with pytest.raises(publish.AlreadyPublished):
         publish.publish_local(artifact, tmp_path)
-
-
-def test_register_sql_activates_exactly_one(artifact):
-    db = sqlite3.connect(":memory:")  # D1 is SQLite: run the very migration and statements
-    db.executescript((REPO / "migrations" / "0004_create_model_versions.sql").read_text()
-                     if (REPO / "migrations" / "0004_create_model_versions.sql").exists()
-                     else next((REPO / "migrations").glob("0004*.sql")).read_text())
-    man = json.loads((artifact / "manifest.json").read_text())
-    sha = manifest.sha256_file(artifact / "manifest.json")
-    db.executescript(publish.register_sql(man, sha, activate=True))
-    second = {**man, "version": man["version"] + "-b"}
-    db.executescript(publish.register_sql(second, sha, activate=True))
-    rows = db.execute("SELECT version, active, r2_prefix, encoder FROM model_versions ORDER BY version").fetchall()
-    assert [r[1] for r in rows] == [0, 1]
-    assert rows[1][2] == f"models/{second['version']}/" and rows[1][3] == "test-static-d16"
-    with pytest.raises(sqlite3.IntegrityError):
-        db.executescript(publish.register_sql(second, sha, activate=False))
 
 
 def test_transformer_encoder_export_parity_and_int8(tmp_path):
