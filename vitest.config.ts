@@ -4,7 +4,7 @@ import { freePort } from "./test/support/fake-llm.js";
 import { serveArtifacts, testArtifactName } from "./test/model/artifact-server.js";
 import { guardWorkerd } from "./scripts/workerd-guard/guard.mjs";
 
-// Before any workerd starts: on hosts with < 4 CPUs, run it so V8 cannot livelock (see the helper).
+// Before any workerd starts: run it with V8 flags that rule out a livelock (scripts/workerd-guard/guard.mjs).
 guardWorkerd();
 
 // One pool for every Worker test: importing the 14 MB onnxruntime wasm costs ~6 s per pool.

@@ -68,16 +68,16 @@ const deactivateOthersSql = (v) => `UPDATE model_versions SET active = 0 WHERE a
 
 /**
  * Publishes a verified artifact into `wrangler dev`'s local R2 and D1 (`--remote`: the deployed ones).
- * Versions are immutable: an already registered version is refused, or with ifAbsent kept as is (and
- * activated when asked). The manifest is uploaded last, so a half-finished upload never looks published.
+ * Versions are immutable: a version already registered with the same manifest is kept as is (and
+ * activated when asked), with another manifest refused. The manifest is uploaded last, so a
+ * half-finished upload never looks published.
  */
-export function publishArtifact(dir, { activate = true, ifAbsent = false, remote = false, persistTo, log = console.error } = {}) {
+export function publishArtifact(dir, { activate = true, remote = false, persistTo, log = console.error } = {}) {
   const { manifest, manifestSha256 } = verifyArtifact(dir);
   const state = { remote, persistTo };
   const v = manifest.version;
   const existing = d1(`SELECT version, manifest_sha256 FROM model_versions WHERE version = ${q(v)}`, state);
   if (existing.length) {
-    if (!ifAbsent) throw new ArtifactError(`version ${v} is already registered (versions are immutable)`);
     if (existing[0].manifest_sha256 !== manifestSha256) {
       throw new ArtifactError(`version ${v} is registered with another manifest (sha256 ${existing[0].manifest_sha256}); refusing to mix them`);
     }

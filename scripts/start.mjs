@@ -34,7 +34,7 @@ if (!devKey || !keyExists(devKey)) {
 // The shipped default model (models/default): checked against its manifest, published once.
 const artifact = resolveArtifact();
 console.log(`[start] ${describeArtifact(artifact, verifyArtifact(artifact).manifest)}: publishing to local R2 + D1…`);
-publishArtifact(artifact, { activate: true, ifAbsent: true, log: console.log });
+publishArtifact(artifact, { activate: true, log: console.log });
 console.log(`
   adaptagent is starting on http://127.0.0.1:${port}
   GraphiQL:      http://127.0.0.1:${port}/graphql   (header: Authorization: Bearer <key>)

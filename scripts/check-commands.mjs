@@ -1,0 +1,139 @@
+#!/usr/bin/env node
+// The commands README.md and docs/ document, run as a newcomer runs them right after `npm ci`, each one
+// checked (CI runs this after npm test; `node scripts/check-commands.mjs`). Prints one JSON object:
+// what ran, how long each took, and the time from the start of `npm start` to the first /health and to
+// the first successful executeTask through REST.
+//   npm start (on PORT, default 8789) → GraphQL createAgent → REST POST /tasks → POST /execute_task →
+//   POST /feedback; with the data sets present, a 77-label BANKING77 task from its 5-shot file answering
+//   every test query it is asked without an LLM; npm run publish:local (already published: kept);
+//   npm run create-key; npm run eval; npm run bench / bench:http (short); npm run check:deploy;
+//   npm run build:model on the smoke preset into a scratch folder (BUILD_MODEL_OUT).
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { DEFAULT_ARTIFACT, verifyArtifact } from "./artifact.mjs";
+import { ROOT } from "./wrangler.mjs";
+
+const PORT = process.env.PORT ?? "8789";
+const base = `http://127.0.0.1:${PORT}`;
+const DATA = resolve(process.env.ADAPTAGENT_DATA_DIR ?? resolve(ROOT, "../shared/data"));
+const shipped = verifyArtifact(DEFAULT_ARTIFACT).manifest.version;
+const report = { machine: { cores: (await import("node:os")).cpus().length }, steps: {} };
+const log = (m) => console.error(`[check] ${m}`);
+const seconds = (t0) => Number(((performance.now() - t0) / 1000).toFixed(1));
+function check(cond, what) {
+  if (!cond) throw new Error(`check failed: ${what}`);
+}
+function npm(args, { env = {}, capture = true } = {}) {
+  const t0 = performance.now();
+  const out = execFileSync("npm", ["run", "--silent", ...args], {
+    cwd: ROOT, encoding: "utf8", env: { ...process.env, ...env }, stdio: ["ignore", capture ? "pipe" : "inherit", "pipe"], maxBuffer: 64 << 20,
+  });
+  report.steps[`npm run ${args[0]}`] = { seconds: seconds(t0) };
+  return out;
+}
+
+mkdirSync(join(ROOT, ".cache"), { recursive: true });
+const t0 = performance.now();
+const start = spawn("npm", ["start"], { cwd: ROOT, env: { ...process.env, PORT }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+let startLog = "";
+start.stdout.on("data", (d) => (startLog += d));
+start.stderr.on("data", (d) => (startLog += d));
+const stop = () => {
+  try {
+    process.kill(-start.pid, "SIGTERM");
+  } catch {
+    // already gone
+  }
+};
+process.on("exit", stop);
+try {
+  for (;;) {
+    try {
+      if ((await fetch(`${base}/health`)).ok) break;
+    } catch {
+      // not up yet
+    }
+    if (start.exitCode !== null) throw new Error(`npm start exited (${start.exitCode}):\n${startLog.slice(-3000)}`);
+    if (performance.now() - t0 > 300_000) throw new Error(`npm start: no /health within 300 s:\n${startLog.slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  report.steps["npm start → /health"] = { seconds: seconds(t0) };
+  check(startLog.includes(shipped), `npm start names the shipped model version ${shipped}`);
+  const key = readFileSync(join(ROOT, ".wrangler", "dev-api-key"), "utf8").trim();
+  const call = async (path, body) => {
+    const res = await fetch(`${base}${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, json: await res.json() };
+  };
+  const gql = async (query, variables) => (await call("/graphql", { query, variables })).json;
+
+  const active = await gql("{ activeModelVersion { version } }");
+  check(active.data?.activeModelVersion?.version === shipped, `active model is the shipped one (${JSON.stringify(active)})`);
+  const agent = (await gql('mutation { createAgent(input: { name: "Support" }) { id } }')).data.createAgent;
+  const task = await call("/tasks", {
+    agentId: agent.id, name: "Banking intents", labels: ["card_arrival", "lost_card"],
+    examples: [
+      { input: "when will my card arrive?", label: "card_arrival" }, { input: "my card hasn't come yet", label: "card_arrival" },
+      { input: "i lost my card", label: "lost_card" }, { input: "my card was stolen yesterday", label: "lost_card" },
+    ],
+  });
+  check(task.status === 201 || task.status === 200, `POST /tasks: ${JSON.stringify(task)}`);
+  const exec = await call("/execute_task", { taskId: task.json.id, input: "still waiting on my new card" });
+  report.steps["npm start → first executeTask (REST)"] = { seconds: seconds(t0) };
+  check(exec.status === 200 && exec.json.status === "succeeded" && exec.json.path === "model", `POST /execute_task: ${JSON.stringify(exec)}`);
+  check(exec.json.predictedLabel === "card_arrival" && exec.json.modelVersion === shipped, `prediction ${exec.json.predictedLabel} by ${exec.json.modelVersion}`);
+  const feedback = await call("/feedback", { executionId: exec.json.id, correctedLabel: "lost_card" });
+  check(feedback.status === 201 || feedback.status === 200, `POST /feedback: ${JSON.stringify(feedback)}`);
+
+  if (existsSync(join(DATA, "banking77", "train_5.jsonl"))) {
+    // Without an LLM every classification still answers (path model), under its threshold or not.
+    const rows = (f) => readFileSync(join(DATA, "banking77", f), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    const support = rows("train_5.jsonl");
+    const labels = [...new Set(support.map((r) => r.label))];
+    const big = await call("/tasks", { agentId: agent.id, name: "BANKING77", labels, examples: support.map((r) => ({ input: r.text, label: r.label })) });
+    check(big.status === 201 || big.status === 200, `77-label task: ${JSON.stringify(big).slice(0, 500)}`);
+    const test = rows("test.jsonl").filter((_, i) => i % 100 === 0); // 31 queries across the labels
+    let correct = 0;
+    const paths = {};
+    for (const q of test) {
+      const r = await call("/execute_task", { taskId: big.json.id, input: q.text });
+      check(r.status === 200 && r.json.status === "succeeded", `77-label execute: ${JSON.stringify(r.json).slice(0, 500)}`);
+      paths[r.json.path] = (paths[r.json.path] ?? 0) + 1;
+      correct += r.json.predictedLabel === q.label ? 1 : 0;
+    }
+    check(paths.model === test.length, `every answer from the model without an LLM: ${JSON.stringify(paths)}`);
+    report.steps["77-label BANKING77 task, no LLM"] = { queries: test.length, answered: paths.model, correct };
+  }
+
+  const published = npm(["publish:local"]);
+  check(!/error/i.test(published), "publish:local");
+  const created = npm(["create-key"]).trim();
+  check(/^aa_[A-Za-z0-9_-]{43}$/.test(created), "create-key prints a key");
+} finally {
+  stop();
+}
+
+if (existsSync(join(DATA, "banking77", "test.jsonl"))) {
+  const t = performance.now();
+  const out = execFileSync("npm", ["run", "--silent", "eval", "--", "--data", join(DATA, "banking77"), "--shots", "5", "--way", "10", "--query-per-label", "3", "--json"], {
+    cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"],
+  });
+  const result = JSON.parse(out);
+  check(result.setting.model_version === shipped, `eval evaluated ${result.setting.model_version}, not the shipped ${shipped}`);
+  report.steps["npm run eval"] = { seconds: seconds(t), accuracy: result.adapted.accuracy, model_version: result.setting.model_version };
+}
+npm(["bench", "--", "--reps", "3", "--out", join(ROOT, ".cache", "check-bench.json")]);
+npm(["bench:http", "--", "--duration", "3", "--requests", "20", "--out", join(ROOT, ".cache", "check-bench-http.json")]);
+npm(["check:deploy"]);
+if (existsSync(join(DATA, "banking77", "test.jsonl"))) {
+  // Training needs the data sets; the smoke preset runs the same command and code path in minutes.
+  npm(["build:model", "--", "--preset", "smoke"], { env: { BUILD_MODEL_OUT: join(ROOT, ".cache", "models", "check-build") } });
+  check(existsSync(join(ROOT, ".cache", "models", "check-build", "manifest.json")), "build:model wrote an artifact");
+} else {
+  log(`no data sets in ${DATA}: eval, the 77-label task and build:model skipped`);
+}
+console.log(JSON.stringify(report, null, 2));
