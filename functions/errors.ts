@@ -21,6 +21,8 @@ export class AppError extends Error {
     message: string,
     readonly status: number,
     readonly issues: FieldIssue[] = [],
+    /** For the operator's logs only (R2 keys, ONNX Runtime's text): never in a response. */
+    readonly detail?: string,
   ) {
     super(message);
     this.name = "AppError";
@@ -38,3 +40,6 @@ export const llmNotConfigured = () =>
   new AppError("LLM_NOT_CONFIGURED", "No LLM is configured: set the LLM_API_KEY secret.", 503);
 export const llmUnavailable = (message: string) => new AppError("LLM_UNAVAILABLE", message, 502);
 export const modelUnavailable = (message: string) => new AppError("MODEL_UNAVAILABLE", message, 503);
+/** The active model version cannot be loaded: tenants get a plain message, `detail` goes to the logs. */
+export const modelBroken = (detail: string) =>
+  new AppError("MODEL_UNAVAILABLE", "The active model version cannot be loaded right now; the operator's logs say why.", 503, [], detail);

@@ -1,7 +1,7 @@
 // The artifact contract (docs/model-artifact.md) as the Worker reads it: the manifest's shape, and
 // fetching + sha256-verifying its files from R2. Anything off-contract is MODEL_UNAVAILABLE, never a crash.
 import { z } from "zod";
-import { modelUnavailable } from "../errors";
+import { modelBroken } from "../errors";
 
 const tensorSpec = z.object({ name: z.string(), dtype: z.string(), shape: z.array(z.union([z.string(), z.number()])) });
 
@@ -46,7 +46,7 @@ export const manifestSchema = z.object({
 
 export type Manifest = z.infer<typeof manifestSchema>;
 
-/** The encoder kinds this Worker can run inside a 128 MB isolate (issue 5: the transformer cannot). */
+/** The encoder kinds this Worker can run inside a 128 MB isolate (a transformer encoder cannot). */
 export const EDGE_ENCODER_KINDS = ["static"] as const;
 
 export async function sha256Hex(bytes: BufferSource): Promise<string> {
@@ -56,7 +56,7 @@ export async function sha256Hex(bytes: BufferSource): Promise<string> {
 
 async function getObject(bucket: R2Bucket, key: string): Promise<ArrayBuffer> {
   const object = await bucket.get(key);
-  if (!object) throw modelUnavailable(`The model artifact file ${key} is missing from R2.`);
+  if (!object) throw modelBroken(`The model artifact file ${key} is missing from R2.`);
   return object.arrayBuffer();
 }
 
@@ -65,22 +65,22 @@ export async function readManifest(bucket: R2Bucket, prefix: string, expectedSha
   const bytes = await getObject(bucket, `${prefix}manifest.json`);
   const actual = await sha256Hex(bytes);
   if (actual !== expectedSha256.toLowerCase()) {
-    throw modelUnavailable(`${prefix}manifest.json does not match the sha256 registered for this ModelVersion.`);
+    throw modelBroken(`${prefix}manifest.json does not match the sha256 registered for this ModelVersion.`);
   }
   let raw: unknown;
   try {
     raw = JSON.parse(new TextDecoder().decode(bytes));
   } catch {
-    throw modelUnavailable(`${prefix}manifest.json is not valid JSON.`);
+    throw modelBroken(`${prefix}manifest.json is not valid JSON.`);
   }
   const parsed = manifestSchema.safeParse(raw);
   if (!parsed.success) {
     const where = parsed.error.issues.map((i) => i.path.join(".") || "(root)").join(", ");
-    throw modelUnavailable(`${prefix}manifest.json does not follow docs/model-artifact.md (at ${where}).`);
+    throw modelBroken(`${prefix}manifest.json does not follow docs/model-artifact.md (at ${where}).`);
   }
   const kind = parsed.data.encoder.kind;
   if (!(EDGE_ENCODER_KINDS as readonly string[]).includes(kind)) {
-    throw modelUnavailable(
+    throw modelBroken(
       `ModelVersion ${parsed.data.version} uses a "${kind}" encoder (${parsed.data.encoder.tag}); this Worker runs only ` +
         `${EDGE_ENCODER_KINDS.join(", ")} encoders, which fit a 128 MB isolate. Publish the edge artifact instead.`,
     );
@@ -94,10 +94,10 @@ export async function readFiles(bucket: R2Bucket, prefix: string, manifest: Mani
   await Promise.all(
     names.map(async (name) => {
       const entry = manifest.files.find((f) => f.name === name);
-      if (!entry) throw modelUnavailable(`The manifest of ${manifest.version} does not list ${name}.`);
+      if (!entry) throw modelBroken(`The manifest of ${manifest.version} does not list ${name}.`);
       const bytes = await getObject(bucket, `${prefix}${name}`);
       if (bytes.byteLength !== entry.bytes || (await sha256Hex(bytes)) !== entry.sha256) {
-        throw modelUnavailable(`${prefix}${name} is corrupt: its size or sha256 differs from the manifest.`);
+        throw modelBroken(`${prefix}${name} is corrupt: its size or sha256 differs from the manifest.`);
       }
       out.set(name, bytes);
     }),

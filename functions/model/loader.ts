@@ -4,7 +4,7 @@
 // without a restart. If it cannot be loaded, the isolate keeps serving the version it had and retries
 // after RETRY_MS; with nothing loaded, callers get MODEL_UNAVAILABLE.
 import type { Deps } from "../deps";
-import { AppError, modelUnavailable } from "../errors";
+import { AppError, modelBroken } from "../errors";
 import { readFiles, readManifest } from "./artifact";
 import { createSession } from "./ort";
 import { LoadedModel } from "./runtime";
@@ -58,7 +58,7 @@ export async function getActiveModel(deps: Deps, prefetched?: ActiveRow | null):
     failures.delete(row.version);
     return model;
   } catch (error) {
-    const typed = error instanceof AppError ? error : modelUnavailable(`ModelVersion ${row.version} could not be loaded.`);
+    const typed = error instanceof AppError ? error : modelBroken(`ModelVersion ${row.version} could not be loaded: ${String(error)}`);
     if (!(error instanceof AppError)) console.error(JSON.stringify({ event: "model_load_crashed", version: row.version, error: String(error) }));
     failures.set(row.version, { at: Date.now(), error: typed });
     return fallback(row.version, typed);
@@ -66,7 +66,7 @@ export async function getActiveModel(deps: Deps, prefetched?: ActiveRow | null):
 }
 
 function fallback(version: string, error: AppError): LoadedModel {
-  console.warn(JSON.stringify({ event: "model_load_failed", version, serving: current?.version ?? null, reason: error.message }));
+  console.warn(JSON.stringify({ event: "model_load_failed", version, serving: current?.version ?? null, reason: error.detail ?? error.message }));
   if (current) return current;
   throw error;
 }
@@ -75,11 +75,11 @@ async function loadVersion(bucket: R2Bucket, row: ActiveRow): Promise<LoadedMode
   loaderStats.loads += 1;
   const manifest = await readManifest(bucket, row.r2_prefix, row.manifest_sha256);
   if (manifest.version !== row.version) {
-    throw modelUnavailable(`The manifest under ${row.r2_prefix} describes ${manifest.version}, not ${row.version}.`);
+    throw modelBroken(`The manifest under ${row.r2_prefix} describes ${manifest.version}, not ${row.version}.`);
   }
   if (manifest.encoder.tag !== row.encoder) {
     // Stored example features are only comparable within one encoder space: never mix them up silently.
-    throw modelUnavailable(
+    throw modelBroken(
       `ModelVersion ${row.version} is registered for encoder ${row.encoder}, but its manifest was built for ${manifest.encoder.tag}.`,
     );
   }
@@ -101,7 +101,7 @@ async function loadVersion(bucket: R2Bucket, row: ActiveRow): Promise<LoadedMode
       loaderStats.sessionsCreated += 1;
       return s;
     } catch (error) {
-      throw modelUnavailable(`${row.r2_prefix}${name} is not a model onnxruntime can load (${String(error).slice(0, 200)}).`);
+      throw modelBroken(`${row.r2_prefix}${name} is not a model onnxruntime can load (${String(error).slice(0, 200)}).`);
     } finally {
       files.delete(name); // the graph now lives in the wasm heap: drop the JS copy
     }

@@ -4,7 +4,7 @@
 // The table stays an Int8Array over the bytes R2 returned (one copy, ~rows×dim bytes), looked up here
 // in TypeScript: in ORT the same table would cost 4–6× its size in the wasm heap (recipes.md).
 import { Tokenizer } from "@huggingface/tokenizers";
-import { modelUnavailable } from "../errors";
+import { modelBroken } from "../errors";
 import type { Manifest } from "./artifact";
 import { Tensor, type Session } from "./ort";
 
@@ -38,17 +38,17 @@ export class StaticEncoder {
     const rows = rowsFile ? new Int32Array(rowsFile) : null;
     const rowCount = scales.length;
     if (table.length !== rowCount * enc.dim || (enc.rows !== undefined && enc.rows !== rowCount)) {
-      throw modelUnavailable(`The static table of ${manifest.version} is not [rows=${rowCount}, dim=${enc.dim}].`);
+      throw modelBroken(`The static table of ${manifest.version} is not [rows=${rowCount}, dim=${enc.dim}].`);
     }
     let tokenizerJson: object;
     try {
       tokenizerJson = JSON.parse(new TextDecoder().decode(files.get("tokenizer.json")!)) as object;
     } catch {
-      throw modelUnavailable(`tokenizer.json of ${manifest.version} is not valid JSON.`);
+      throw modelBroken(`tokenizer.json of ${manifest.version} is not valid JSON.`);
     }
     const positions = enc.context?.max_positions;
     if (context && positions !== undefined && positions < enc.max_tokens - 2) {
-      throw modelUnavailable(`context.onnx of ${manifest.version} takes ${positions} positions, fewer than max_tokens - 2.`);
+      throw modelBroken(`context.onnx of ${manifest.version} takes ${positions} positions, fewer than max_tokens - 2.`);
     }
     // tokenizers.js ignores tokenizer.json's padding section: ids come back unpadded, as the contract wants.
     return new StaticEncoder(new Tokenizer(tokenizerJson, {}), table, scales, rows, enc, context);
@@ -126,7 +126,7 @@ export class StaticEncoder {
         mask: new Tensor("float32", new Float32Array(rows.length).fill(1), [1, rows.length]),
       });
       const embedding = result.embedding?.data as Float32Array | undefined;
-      if (!embedding || embedding.length !== dim) throw modelUnavailable(`context.onnx did not return embedding [1, ${dim}].`);
+      if (!embedding || embedding.length !== dim) throw modelBroken(`context.onnx did not return embedding [1, ${dim}].`);
       out.set(embedding, t * dim);
     }
     return out;
