@@ -2,10 +2,12 @@ import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-worker
 import { defineConfig } from "vitest/config";
 import { freePort } from "./test/support/fake-llm.js";
 import { serveArtifacts, testArtifactName } from "./test/model/artifact-server.js";
+import { buildAssets } from "./scripts/build-assets.mjs";
 import { guardWorkerd } from "./scripts/workerd-guard/guard.mjs";
 
 // Before any workerd starts: run it with V8 flags that rule out a livelock (scripts/workerd-guard/guard.mjs).
 guardWorkerd();
+buildAssets(); // GraphiQL's files in public/ (Workers static assets, bound as ASSETS)
 
 // One pool for every Worker test: importing the 14 MB onnxruntime wasm costs ~6 s per pool.
 export default defineConfig(async () => {

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Checks the workerd guard (guard.mjs) for real, in a few seconds: the guarded workerd starts and
 // serves, and V8 inside it — asked through its own runtime functions, with --allow-natives-syntax added
-// to the guard's flags — has neither concurrent recompilation nor Maglev (whose background compiles
-// are what livelocks). Run by npm test before the Worker tests.
+// to the guard's flags — has no Maglev, no Sparkplug and no concurrent recompilation (background
+// compiles are what livelocks). Run by npm test before the Worker tests.
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -34,11 +34,13 @@ try {
   writeFileSync(asking, `#!/bin/sh\n"${process.execPath}" "${join(import.meta.dirname, "v8flags.mjs")}" ${[...V8_FLAGS, "--allow-natives-syntax"].join(" ")} <&0 >"${dir}/config" || exit 1\nexec <"${dir}/config"\nexec "${require("workerd").default}" "$@"\n`);
   chmodSync(asking, 0o755);
   process.env.MINIFLARE_WORKERD_PATH = asking;
-  const v8 = JSON.parse(await probe('env.EVAL.eval("JSON.stringify({ concurrentRecompilation: %IsConcurrentRecompilationSupported(), maglev: %IsMaglevEnabled() })")'));
-  if (served !== "served" || v8.concurrentRecompilation !== false || v8.maglev !== false) {
-    throw new Error(`guarded workerd: served=${served}, V8 ${JSON.stringify(v8)} (want no concurrent recompilation, no Maglev)`);
+  const v8 = JSON.parse(await probe(
+    'env.EVAL.eval("JSON.stringify({ concurrentRecompilation: %IsConcurrentRecompilationSupported(), maglev: %IsMaglevEnabled(), sparkplug: %IsSparkplugEnabled() })")',
+  ));
+  if (served !== "served" || Object.values(v8).some((on) => on !== false)) {
+    throw new Error(`guarded workerd: served=${served}, V8 ${JSON.stringify(v8)} (want every one false)`);
   }
-  console.error(`[workerd-guard] ok: workerd runs with V8 flags ${V8_FLAGS.join(" ")}: no concurrent recompilation, no Maglev (${wrapper})`);
+  console.error(`[workerd-guard] ok: no Maglev, no Sparkplug, no concurrent recompilation (${wrapper}: ${V8_FLAGS.join(" ")})`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -1,16 +1,19 @@
-// Runs the local workerd (tests, `npm start`, `npm run eval`, bench/) with V8 compiling on its main
-// thread only.
+// Runs the local workerd (tests, `npm start`, `npm run eval`, bench/) with V8 compiling JavaScript on its
+// main thread only.
 //
 // Why: the local workerd (1.20260426, the newest that runs on Node 20) can livelock. A V8 background
-// thread compiling code (seen with gdb: MaglevConcurrentDispatcher → MaglevCodeGenerator →
-// Factory allocation) needs a GC and parks in CollectionBarrier::AwaitCollectionBackground, waiting for
-// the main thread to collect; the main thread sits in IoContext::runImpl's message-loop pump running
-// cppgc IncrementalSweepTasks and never does. The isolate spins at 100% CPU forever and no test timeout
-// can fire. Seen with one V8 background worker (2-CPU hosts) and with three, and with --single-threaded
-// alone: that flag stops concurrent TurboFan, Sparkplug and GC threads, but Maglev still compiles on a
-// background thread. `--single-threaded --no-maglev` leaves no background thread that allocates on the
-// JS heap, so nothing can wait on the main thread: the cause is gone, not made rarer. check.mjs asks V8
-// itself (%IsConcurrentRecompilationSupported, %IsMaglevEnabled) that this holds.
+// thread compiling code needs a GC for an allocation (Factory::CodeBuilder and friends) and parks in
+// CollectionBarrier::AwaitCollectionBackground, waiting for the main thread to collect; the main thread
+// sits in IoContext::runImpl's message-loop pump running cppgc IncrementalSweepTasks and never does. The
+// isolate spins at 100% CPU forever and no test timeout can fire. Seen with gdb with one V8 background
+// worker (2-CPU hosts), with three, and with --single-threaded alone, which stops concurrent TurboFan and
+// GC threads but left the stuck thread first in Maglev's concurrent dispatcher, then (with --no-maglev)
+// in Sparkplug's BaselineCompilerTask. So the guard turns off every JavaScript compiler that runs on a
+// background thread: Maglev and Sparkplug entirely (JavaScript runs in Ignition until TurboFan, which
+// compiles on the main thread), TurboFan's concurrent mode, and the parallel and lazy compile tasks.
+// Nothing then allocates on the JS heap from a background thread, so nothing waits on the main thread:
+// the cause is gone, not made rarer. check.mjs asks V8 itself (%IsMaglevEnabled, %IsSparkplugEnabled,
+// %IsConcurrentRecompilationSupported) that this holds; workerd refuses unknown V8 flags at start-up.
 //
 // How: workerd takes V8 flags only from its config (`Config.v8Flags`), which Miniflare never sets.
 // Miniflare (and so wrangler and vitest-pool-workers) runs the binary named by MINIFLARE_WORKERD_PATH;
@@ -26,7 +29,16 @@ import { fileURLToPath } from "node:url";
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "../..");
 const OUT = join(ROOT, ".cache", "workerd-guard");
-export const V8_FLAGS = ["--single-threaded", "--no-maglev"];
+export const V8_FLAGS = [
+  "--single-threaded",
+  "--no-maglev",
+  "--no-sparkplug",
+  "--no-concurrent-recompilation",
+  "--no-lazy-compile-dispatcher",
+  "--no-parallel-compile-tasks-for-lazy",
+  "--no-parallel-compile-tasks-for-eager-toplevel",
+  "--no-concurrent-cache-deserialization",
+];
 
 /** Sets MINIFLARE_WORKERD_PATH to the guarded wrapper (not on Windows); returns its path or null. */
 export function guardWorkerd() {
