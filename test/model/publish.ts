@@ -71,3 +71,24 @@ export function worstExcess(actual: ArrayLike<number>, expected: ArrayLike<numbe
   }
   return worst;
 }
+
+/** The int8 context path's tolerance (docs/model-artifact.md): per text, 1 - cosine <= 1e-5 and |diff| <= 1e-3. */
+export const CONTEXT_TOLERANCE = { oneMinusCosine: 1e-5, maxAbs: 1e-3 } as const;
+
+/** > 0 when some row of `actual` ([rows × dim], flat) is further from `expected` than CONTEXT_TOLERANCE. */
+export function worstContextMismatch(actual: ArrayLike<number>, expected: number[][]): number {
+  const dim = expected[0]?.length ?? 0;
+  if (actual.length !== expected.length * dim) return Infinity;
+  let worst = -Infinity;
+  expected.forEach((row, i) => {
+    let dot = 0, na = 0, nb = 0, maxAbs = 0;
+    for (let k = 0; k < dim; k++) {
+      const a = actual[i * dim + k]!, b = row[k]!;
+      dot += a * b; na += a * a; nb += b * b;
+      maxAbs = Math.max(maxAbs, Math.abs(a - b));
+    }
+    const oneMinusCosine = na === 0 && nb === 0 ? 0 : 1 - dot / Math.sqrt(na * nb);
+    worst = Math.max(worst, oneMinusCosine - CONTEXT_TOLERANCE.oneMinusCosine, maxAbs - CONTEXT_TOLERANCE.maxAbs);
+  });
+  return worst;
+}

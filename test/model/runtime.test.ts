@@ -8,7 +8,7 @@ import { AppError } from "../../functions/errors";
 import { getActiveModel, loaderStats, resetModelCacheForTests } from "../../functions/model/loader";
 import { backendInitialisations } from "../../functions/model/ort";
 import { SHIPPED } from "./artifact-server";
-import { artifactJson, artifactManifest, deactivateAll, publishArtifact, worstExcess } from "./publish";
+import { artifactJson, artifactManifest, deactivateAll, publishArtifact, worstContextMismatch, worstExcess } from "./publish";
 
 interface Golden {
   texts: string[];
@@ -42,9 +42,16 @@ describe.each([["the test artifact", undefined], ["the shipped default artifact"
     expect(model.manifest.encoder.tag).toBe(manifest.encoder.tag);
     // ids: exactly
     expect(golden.texts.map((t) => model.encoder.tokenize(t))).toEqual(golden.input_ids);
-    // step 2 (TypeScript table lookup) and step 3 (adapter.onnx)
+    // step 2 (TypeScript table lookup, context.onnx) and step 3 (adapter.onnx). Through a dynamically
+    // quantised context net an activation that lands on a rounding tie may round the other way in ORT's
+    // WASM kernels than in its native ones (seen: one text of eight, 1 - cosine 1e-6, |diff| 1.6e-4), so
+    // that path is held to the contract's context tolerance (docs/model-artifact.md), the rest to atol/rtol.
     const embedding = await model.encoder.encode(golden.texts);
-    expect(worstExcess(embedding, golden.embedding.flat(), atol, rtol)).toBeLessThanOrEqual(0);
+    const closeEnough = (actual: Float32Array, expected: number[][]) =>
+      model.encoder.hasContext
+        ? expect(worstContextMismatch(actual, expected)).toBeLessThanOrEqual(0)
+        : expect(worstExcess(actual, expected.flat(), atol, rtol)).toBeLessThanOrEqual(0);
+    closeEnough(embedding, golden.embedding);
     // step 2a alone (the plain static path every artifact without context.onnx takes), and that the
     // context net really changes the embedding when the artifact has one
     expect(model.encoder.hasContext).toBe(manifest.encoder.files.context !== undefined);
@@ -54,7 +61,7 @@ describe.each([["the test artifact", undefined], ["the shipped default artifact"
       expect(worstExcess(embedding, golden.static_embedding.flat(), atol, rtol)).toBeGreaterThan(0);
     }
     const features = await model.featurise(golden.texts);
-    expect(worstExcess(features, golden.features.flat(), atol, rtol)).toBeLessThanOrEqual(0);
+    closeEnough(features, golden.features);
     // adapt.onnx on the golden support set
     const labels = Int32Array.from(golden.adapt.support_labels.map((row) => row.indexOf(1)));
     const ways = golden.adapt.support_labels[0]!.length;
