@@ -10,7 +10,7 @@ import { toExample, type ExampleRow } from "./rows";
 import { getTask } from "./tasks";
 import type { Example, ExampleSource, Page, PageArgs, Task } from "./types";
 import { exampleListSchema, parseInput, type exampleInputSchema } from "./validation";
-import { chunked, placeholders } from "./d1";
+import { chunked, placeholders, writeBatch } from "./d1";
 
 export type ExampleInput = z.input<typeof exampleInputSchema>;
 type ParsedExample = z.output<typeof exampleInputSchema>;
@@ -71,7 +71,7 @@ export async function addExamples(deps: Deps, taskId: string, items: ExampleInpu
   const task = await getTask(deps, taskId);
   checkExamplesFitTask(task, parsed);
   const { ids, statements } = insertExampleStatements(deps, taskId, parsed);
-  await deps.db.batch(statements);
+  await writeBatch(deps.db, statements, () => notFound("Task", taskId)); // deleted meanwhile: nothing written
   await embedNewExamples(deps, ids);
   return getExamplesByIds(deps, ids);
 }

@@ -6,6 +6,7 @@
 // - otherwise the LLM answers guided by the prediction and retrieved demonstrations, path 'model+llm'.
 // The Execution and the conversation turn are written in ONE batch; an LLM failure stores a failed
 // Execution and rethrows the typed error.
+import { writeBatch } from "./d1";
 import { newId } from "./ids";
 import type { z } from "zod";
 import { getAgent } from "./agents";
@@ -187,7 +188,8 @@ export async function executeTask(deps: Deps, input: ExecuteTaskInput, predict: 
       insertMessage.bind(newId(), conversationId, "assistant", output ?? "", executionId, nowIso(1)),
     );
   }
-  await deps.db.batch(statements);
+  // The task (or the conversation) may have been deleted while this execution ran: nothing is written then.
+  await writeBatch(deps.db, statements, () => notFound("Task", task.id));
   if (failure) throw failure;
   return getExecution(deps, executionId);
 }

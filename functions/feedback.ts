@@ -1,10 +1,11 @@
 // Feedback on an execution. A correction (label or output) becomes a new Example of the task (source
 // 'feedback') in the same batch as the Feedback row, so the task learns from it on its next adaptation;
 // every Feedback row also waits in the export queue (exported_at NULL) for the next meta-training run.
+import { writeBatch } from "./d1";
 import { newId } from "./ids";
 import type { z } from "zod";
 import type { Deps } from "./deps";
-import { validationFailed } from "./errors";
+import { notFound, validationFailed } from "./errors";
 import { insertExampleStatements } from "./examples";
 import { getExecution } from "./executions";
 import { embedNewExamples } from "./model/index";
@@ -47,7 +48,8 @@ export async function submitFeedback(deps: Deps, input: SubmitFeedbackInput): Pr
     ? insertExampleStatements(deps, task.id, [{ input: execution.input, label: data.correctedLabel, output: data.correctedOutput }], "feedback")
     : { ids: [], statements: [] };
   const id = newId();
-  await deps.db.batch([
+  // The execution's task may have been deleted meanwhile (its executions with it): nothing is written then.
+  await writeBatch(deps.db, [
     ...example.statements,
     deps.db
       .prepare(
@@ -56,7 +58,7 @@ export async function submitFeedback(deps: Deps, input: SubmitFeedbackInput): Pr
       )
       .bind(id, deps.accountId, task.id, execution.id, data.rating ?? null, data.correctedLabel ?? null,
         data.correctedOutput ?? null, data.comment, example.ids[0] ?? null),
-  ]);
+  ], () => notFound("Execution", execution.id));
   if (example.ids.length > 0) await embedNewExamples(deps, example.ids);
   return (await getFeedback(deps, id))!;
 }

@@ -6,6 +6,7 @@ import { listMessages, listConversations, getConversation } from "../../function
 import { AppError } from "../../functions/errors";
 import { executeTask, getExecution, listExecutions, type Predictor } from "../../functions/executions";
 import { listExamples } from "../../functions/examples";
+import { deleteTask } from "../../functions/tasks";
 import type { Prediction } from "../../functions/model/index";
 import { llmRequests, marker, newAccount, newTask, withEnv } from "../support/fixtures";
 
@@ -167,6 +168,19 @@ describe("executeTask with a prediction from the model seam", () => {
     const execution = await executeTask(deps, { taskId: task.id, input: "x" }, broken);
     expect(execution.path).toBe("llm_baseline");
     expect(execution.pathReason).toBe("the model failed (MODEL_UNAVAILABLE): in-context LLM baseline");
+  });
+
+  it("a task deleted while its execution runs: NOT_FOUND, and nothing half-written", async () => {
+    const { deps } = await newAccount();
+    const task = await newTask(deps);
+    const deletingMeanwhile: Predictor = async () => {
+      await deleteTask(deps, task.id);
+      return { none: "no_active_model" };
+    };
+    const error = await fail(executeTask(deps, { taskId: task.id, input: "x" }, deletingMeanwhile));
+    expect(error.code).toBe("NOT_FOUND");
+    const rows = await env.DB.prepare("SELECT (SELECT COUNT(*) FROM executions WHERE task_id = ?1) AS e, (SELECT COUNT(*) FROM conversations WHERE task_id = ?1) AS c").bind(task.id).first<{ e: number; c: number }>();
+    expect(rows).toEqual({ e: 0, c: 0 });
   });
 
   it("says which of its reasons left the model without a prediction", async () => {
