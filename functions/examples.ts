@@ -9,30 +9,54 @@ import { listPage } from "./pagination";
 import { toExample, type ExampleRow } from "./rows";
 import { getTask } from "./tasks";
 import type { Example, ExampleSource, Page, PageArgs, Task } from "./types";
-import { exampleListSchema, parseInput, type exampleInputSchema } from "./validation";
+import { canonicalLabel } from "./labels";
+import { exampleListSchema, LIMITS, parseInput, type exampleInputSchema } from "./validation";
 import { chunked, placeholders, writeBatch } from "./d1";
 
 export type ExampleInput = z.input<typeof exampleInputSchema>;
 type ParsedExample = z.output<typeof exampleInputSchema>;
 
-/** Rules that depend on the task: classification needs a label from its set; generation needs an output. */
+/**
+ * Rules that depend on the task: classification needs a label from its set (matched ignoring case and
+ * Unicode normalisation, and stored in the task's spelling); generation needs an output. A classification
+ * task without a label list takes its labels from its examples (`existing`: those already stored), at
+ * most LIMITS.labels of them.
+ */
 export function checkExamplesFitTask(
   task: Pick<Task, "kind" | "labels">,
   items: ParsedExample[],
   pathPrefix = "examples",
+  existing: readonly string[] = [],
 ): void {
   const issues: FieldIssue[] = [];
+  const known = task.labels.length > 0 ? [...task.labels] : [...existing];
   items.forEach((item, i) => {
     if (task.kind === "classification") {
-      if (!item.label) issues.push({ path: `${pathPrefix}.${i}.label`, message: "a classification example needs a label" });
-      else if (task.labels.length > 0 && !task.labels.includes(item.label)) {
-        issues.push({ path: `${pathPrefix}.${i}.label`, message: `"${item.label}" is not one of the task's labels` });
+      if (!item.label) {
+        issues.push({ path: `${pathPrefix}.${i}.label`, message: "a classification example needs a label" });
+        return;
       }
+      const canonical = canonicalLabel(known, item.label);
+      if (canonical) item.label = canonical;
+      else if (task.labels.length > 0) issues.push({ path: `${pathPrefix}.${i}.label`, message: `"${item.label}" is not one of the task's labels` });
+      else known.push(item.label);
     } else if (!item.output) {
       issues.push({ path: `${pathPrefix}.${i}.output`, message: "a generation example needs an output" });
     }
   });
+  if (task.labels.length === 0 && known.length > LIMITS.labels) {
+    issues.push({ path: pathPrefix, message: `a task without a label list may use at most ${LIMITS.labels} distinct labels (this would make ${known.length})` });
+  }
   if (issues.length > 0) throw validationFailed(issues);
+}
+
+/** The distinct labels of a task's stored examples (for a task without a label list). */
+async function storedLabels(deps: Deps, taskId: string): Promise<string[]> {
+  const { results } = await deps.db
+    .prepare("SELECT DISTINCT label FROM examples WHERE account_id = ? AND task_id = ? AND label IS NOT NULL")
+    .bind(deps.accountId, taskId)
+    .all<{ label: string }>();
+  return results.map((r) => r.label);
 }
 
 /** Bumps the task's examples_version: in the same batch as every insert or delete of its examples. */
@@ -69,7 +93,8 @@ export async function getExamplesByIds(deps: Deps, ids: string[]): Promise<Examp
 export async function addExamples(deps: Deps, taskId: string, items: ExampleInput[]): Promise<Example[]> {
   const parsed = parseInput(exampleListSchema.min(1), items);
   const task = await getTask(deps, taskId);
-  checkExamplesFitTask(task, parsed);
+  const labelless = task.kind === "classification" && task.labels.length === 0;
+  checkExamplesFitTask(task, parsed, "examples", labelless ? await storedLabels(deps, taskId) : []);
   const { ids, statements } = insertExampleStatements(deps, taskId, parsed);
   await writeBatch(deps.db, statements, () => notFound("Task", taskId)); // deleted meanwhile: nothing written
   await embedNewExamples(deps, ids);

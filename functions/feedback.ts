@@ -7,6 +7,7 @@ import type { z } from "zod";
 import type { Deps } from "./deps";
 import { notFound, validationFailed } from "./errors";
 import { insertExampleStatements } from "./examples";
+import { canonicalLabel } from "./labels";
 import { getExecution } from "./executions";
 import { embedNewExamples } from "./model/index";
 import { listPage } from "./pagination";
@@ -33,8 +34,10 @@ function checkCorrectionFitsTask(task: Task, data: { correctedLabel?: string | n
     }
   } else if (data.correctedLabel == null) {
     throw validationFailed([{ path: "correctedLabel", message: "a classification task is corrected with a label" }]);
-  } else if (task.labels.length > 0 && !task.labels.includes(data.correctedLabel)) {
-    throw validationFailed([{ path: "correctedLabel", message: `must be one of the task's labels: ${task.labels.join(", ")}` }]);
+  } else if (task.labels.length > 0) {
+    const canonical = canonicalLabel(task.labels, data.correctedLabel);
+    if (!canonical) throw validationFailed([{ path: "correctedLabel", message: `must be one of the task's labels: ${task.labels.join(", ")}` }]);
+    data.correctedLabel = canonical; // the task's spelling
   }
 }
 

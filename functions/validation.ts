@@ -2,6 +2,7 @@
 // publishes them in /openapi.json; domain functions parse with them again, so GraphQL gets the same rules.
 import { z } from "zod";
 import { validationFailed, type FieldIssue } from "./errors";
+import { labelKey } from "./labels";
 
 export const LIMITS = {
   name: 200,
@@ -17,11 +18,11 @@ export const LIMITS = {
 const id = z.string().min(1).max(64);
 const name = z.string().trim().min(1).max(LIMITS.name);
 const text = z.string().max(LIMITS.text);
-const label = z.string().trim().min(1).max(LIMITS.label);
+const label = z.string().trim().normalize("NFC").min(1).max(LIMITS.label);
 export const labelSet = z
   .array(label)
   .max(LIMITS.labels)
-  .refine((labels) => new Set(labels).size === labels.length, "labels must be unique");
+  .refine((labels) => new Set(labels.map(labelKey)).size === labels.length, "labels must be unique, ignoring case and Unicode normalisation");
 const parameters = z
   .record(z.string().max(100), z.unknown())
   .refine((p) => JSON.stringify(p).length <= LIMITS.text, `parameters must serialize to at most ${LIMITS.text} characters`);

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { AppError } from "../../functions/errors";
-import { listExamples } from "../../functions/examples";
+import { addExamples, listExamples } from "../../functions/examples";
 import { createTask, createTaskFromRequest, deleteTask, getTask, listTasks, updateTask } from "../../functions/tasks";
 import { llmRequests, marker, newAccount, newAgent, newTask, withEnv } from "../support/fixtures";
 
@@ -32,6 +32,36 @@ describe("tasks", () => {
     const dupLabels = await fail(createTask(deps, { agentId: agent.id, name: "d", labels: ["a", "a"] }));
     expect(dupLabels.issues[0]?.path).toBe("labels");
     expect(await countTasks(accountId)).toBe(0); // nothing half-written
+  });
+
+  it("labels are the same label ignoring case and Unicode normalisation; examples take the task's spelling", async () => {
+    const { deps, accountId } = await newAccount();
+    const agentId = (await newAgent(deps)).id;
+    const base = { agentId, name: "Labels" };
+    expect((await fail(createTask(deps, { ...base, labels: ["Refund", "refund"] }))).code).toBe("VALIDATION_FAILED");
+    expect((await fail(createTask(deps, { ...base, labels: ["caf\u00e9", "cafe\u0301"] }))).code).toBe("VALIDATION_FAILED");
+    const task = await createTask(deps, {
+      ...base, labels: ["Refund", "caf\u00e9"],
+      examples: [{ input: "money back please", label: "REFUND" }, { input: "a latte", label: "CAFE\u0301" }],
+    });
+    expect((await listExamples(deps, task.id)).nodes.map((e) => e.label).sort()).toEqual(["Refund", "caf\u00e9"]);
+    expect(await countTasks(accountId)).toBe(1);
+  });
+
+  it("a task without a label list takes at most 200 distinct labels from its examples, counted with the stored ones", async () => {
+    const { deps } = await newAccount();
+    const agentId = (await newAgent(deps)).id;
+    const many = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ input: `text ${from + i}`, label: `label-${from + i}` }));
+    expect((await fail(createTask(deps, { agentId, name: "Too many", examples: many(201) }))).code).toBe("VALIDATION_FAILED");
+    const task = await createTask(deps, { agentId, name: "Open labels", examples: [...many(150), { input: "again", label: "LABEL-0" }] });
+    const stored = await env.DB.prepare("SELECT COUNT(DISTINCT label) AS n FROM examples WHERE task_id = ?").bind(task.id).first<{ n: number }>();
+    expect(stored?.n).toBe(150); // "LABEL-0" is stored as "label-0"
+    const over = await fail(addExamples(deps, task.id, many(51, 150)));
+    expect(over.code).toBe("VALIDATION_FAILED");
+    expect(over.issues[0]?.message).toMatch(/at most 200 distinct labels \(this would make 201\)/);
+    const count = await env.DB.prepare("SELECT COUNT(*) AS n FROM examples WHERE task_id = ?").bind(task.id).first<{ n: number }>();
+    expect(count?.n).toBe(151); // nothing of the refused call was written
+    expect(await addExamples(deps, task.id, many(50, 150))).toHaveLength(50);
   });
 
   it("drafts a task from a plain-language request through the LLM and keeps the request", async () => {
