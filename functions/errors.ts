@@ -8,7 +8,8 @@ export type ErrorCode =
   | "CONFLICT"
   | "LLM_NOT_CONFIGURED"
   | "LLM_UNAVAILABLE"
-  | "MODEL_UNAVAILABLE";
+  | "MODEL_UNAVAILABLE"
+  | "PAYLOAD_TOO_LARGE";
 
 export interface FieldIssue {
   path: string;
@@ -39,6 +40,8 @@ export const conflict = (message: string) => new AppError("CONFLICT", message, 4
 export const llmNotConfigured = () =>
   new AppError("LLM_NOT_CONFIGURED", "No LLM is configured: set the LLM_API_KEY secret.", 503);
 export const llmUnavailable = (message: string) => new AppError("LLM_UNAVAILABLE", message, 502);
+export const payloadTooLarge = (limitBytes: number) =>
+  new AppError("PAYLOAD_TOO_LARGE", `The request body is larger than this route accepts (${limitBytes} bytes).`, 413);
 export const modelUnavailable = (message: string) => new AppError("MODEL_UNAVAILABLE", message, 503);
 /** The active model version cannot be loaded: tenants get a plain message, `detail` goes to the logs. */
 export const modelBroken = (detail: string) =>

@@ -1,6 +1,8 @@
 // The Worker: a Hono app (REST + GraphQL + health) and the scheduled feedback export. Routes are thin:
 // they authenticate, build Deps and call functions/; errors become responses in workers/errors.ts.
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { payloadTooLarge } from "../functions/errors";
 import { exportFeedback } from "../functions/feedbackExport";
 import { handleGraphQL } from "../schema/yoga";
 import { deferTo, optionalAuth, type AppEnv } from "./auth";
@@ -8,6 +10,22 @@ import { errorResponse } from "./errors";
 import { rest } from "./rest";
 
 const app = new Hono<AppEnv>();
+
+// Request bodies are bounded before anything reads them. The largest legitimate ones: a task with 500
+// examples of 8 000-character inputs and outputs (~8 MB, more with JSON escapes) through POST /tasks
+// or GraphQL; an input of 8 000 characters for the others.
+export const BODY_LIMITS = { large: 16 << 20, small: 256 << 10 } as const;
+const limit = (maxSize: number) => bodyLimit({ maxSize, onError: () => { throw payloadTooLarge(maxSize); } });
+app.use("/graphql", bodyLimit({
+  maxSize: BODY_LIMITS.large,
+  onError: () => {
+    const error = payloadTooLarge(BODY_LIMITS.large); // GraphQL-shaped, like every answer of /graphql
+    return Response.json({ errors: [{ message: error.message, extensions: { code: error.code } }] }, { status: error.status });
+  },
+}));
+app.use("/tasks", limit(BODY_LIMITS.large));
+app.use("/execute_task", limit(BODY_LIMITS.small));
+app.use("/feedback", limit(BODY_LIMITS.small));
 
 app.get("/health", (c) => c.json({ ok: true }));
 

@@ -86,6 +86,19 @@ describe("GraphQL batching and limits", () => {
     expect(tooMany.body.data).toBeUndefined();
     expect(tooMany.body.errors?.[0]?.message).toContain(`Aliases limit of ${QUERY_LIMITS.aliases}`);
 
+    // 10 000 nested selections: a typed 400 before the parser recurses, not a 500 (400 is what the
+    // GraphQL-over-HTTP media type answers for a document that does not parse).
+    const strict = { ...account.headers, "content-type": "application/json", accept: "application/graphql-response+json" };
+    const nested = `{ ${"agents { edges { node { ".repeat(2500)}id${" } } }".repeat(2500)} }`;
+    const tooLong = await call("/graphql", { headers: strict, body: { query: nested } });
+    expect(tooLong.status).toBe(400);
+    expect(JSON.stringify(tooLong.json)).toContain(`nests deeper than ${QUERY_LIMITS.nesting} levels`);
+    // and a flat document with more tokens than the limit
+    const flat = `{ ${Array.from({ length: QUERY_LIMITS.tokens }, (_, i) => `f${i}: __typename`).join(" ")} }`;
+    const tooManyTokens = await call("/graphql", { headers: strict, body: { query: flat } });
+    expect(tooManyTokens.status).toBe(400);
+    expect(JSON.stringify(tooManyTokens.json)).toContain(`Token limit of ${QUERY_LIMITS.tokens}`);
+
     // The nested query the batching test runs stays within the limits.
     const ok = await run(account, env.DB, NESTED);
     expect(ok.body.errors).toBeUndefined();

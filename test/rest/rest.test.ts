@@ -2,6 +2,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Execution, Feedback, Task } from "../../functions/types";
+import { BODY_LIMITS } from "../../workers/index";
 import { call, llmRequests, marker, newAccount, newAgent, newTask, TEST_LLM_KEY } from "../support/fixtures";
 
 interface ErrorJson {
@@ -126,6 +127,20 @@ describe("POST /execute_task and POST /feedback", () => {
     expect(res.text).not.toContain(TEST_LLM_KEY);
     const row = await env.DB.prepare("SELECT status, error_code FROM executions WHERE task_id = ?").bind(task.id).first();
     expect(row).toEqual({ status: "failed", error_code: "LLM_UNAVAILABLE" });
+  });
+
+  it("413 PAYLOAD_TOO_LARGE for a body over the route's limit, before it is read (REST and GraphQL)", async () => {
+    const a = await newAccount();
+    const big = "x".repeat(BODY_LIMITS.small + 1);
+    const exec = await call("/execute_task", { headers: a.headers, body: { taskId: "t", input: "x", padding: big } });
+    expect(exec.status).toBe(413);
+    expect((exec.json as ErrorJson).error.code).toBe("PAYLOAD_TOO_LARGE");
+    const huge = JSON.stringify({ query: "{ __typename }", variables: { pad: "y".repeat(BODY_LIMITS.large + 1) } });
+    const gql = await call("/graphql", { headers: { ...a.headers, "content-type": "application/json" }, body: huge });
+    expect(gql.status).toBe(413);
+    expect((gql.json as { errors: { extensions: { code: string } }[] }).errors[0]?.extensions.code).toBe("PAYLOAD_TOO_LARGE");
+    // a body within the limit still goes through
+    expect((await call("/execute_task", { headers: a.headers, body: { taskId: "nope", input: "x" } })).status).toBe(404);
   });
 
   it("400 for bad bodies, 404 for unknown ids", async () => {
