@@ -33,6 +33,9 @@ const yoga = createYoga<ServerContext, Context>({
   // GraphiQL is a static page (public/graphiql, Workers static assets): see handleGraphQL.
   graphiql: false,
   landingPage: false,
+  // Keys travel in the Authorization header, never in cookies: any origin may call the API, but no
+  // browser is told to send ambient credentials (Yoga's default reflects the origin with credentials).
+  cors: { origin: "*", credentials: false, methods: ["GET", "POST"], allowedHeaders: ["authorization", "content-type"] },
   plugins: [
     maxDepthPlugin({ n: QUERY_LIMITS.depth, exposeLimits: true }),
     maxAliasesPlugin({ n: QUERY_LIMITS.aliases, exposeLimits: true }),
@@ -64,9 +67,14 @@ export async function handleGraphQL(
 ): Promise<Response> {
   if (wantsGraphiQL(request)) return env.ASSETS.fetch(new URL("/graphiql/", request.url));
   if (auth) return yoga.fetch(request, { env, ctx, auth });
+  // A CORS preflight carries no key; Yoga answers it before any context (which would refuse it) exists.
+  if (request.method === "OPTIONS") return yoga.fetch(request, { env, ctx, auth: PREFLIGHT });
   const error = unauthenticated();
   return Response.json(
     { errors: [{ message: error.message, extensions: { code: error.code } }] },
     { status: 401, headers: { "www-authenticate": "Bearer" } },
   );
 }
+
+// Only ever used for a CORS preflight, which reads no data; the context factory refuses it.
+const PREFLIGHT: Auth = { accountId: "", isAdmin: false };

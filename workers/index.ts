@@ -31,7 +31,7 @@ app.get("/health", (c) => c.json({ ok: true }));
 
 // GraphiQL (a browser GET) is served without a key; every operation needs one — handleGraphQL answers
 // a missing/invalid key with a GraphQL-shaped 401.
-app.on(["GET", "POST"], "/graphql", async (c) => {
+app.on(["GET", "POST", "OPTIONS"], "/graphql", async (c) => {
   const auth = await optionalAuth(c.env.DB, c.req.header("authorization"), deferTo(c));
   // Hono types executionCtx with its own narrower interface; at run time it is the Workers context.
   return handleGraphQL(c.req.raw, c.env, c.executionCtx as ExecutionContext, auth);

@@ -13,6 +13,22 @@ describe("/graphql through the Worker", () => {
     expect(res.headers.get("content-type")).toContain("text/html");
   });
 
+  it("CORS: any origin may call with a key, but no origin is told to send credentials", async () => {
+    const a = await newAccount();
+    const origin = "https://elsewhere.example";
+    const preflight = await call("/graphql", {
+      method: "OPTIONS",
+      headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type" },
+    });
+    expect(preflight.status).toBeLessThan(300);
+    expect(["*", origin]).toContain(preflight.headers.get("access-control-allow-origin")); // Yoga echoes "*" as the origin
+    expect(preflight.headers.get("access-control-allow-credentials")).not.toBe("true");
+    const res = await call("/graphql", { headers: { ...a.headers, origin }, body: { query: "{ __typename }" } });
+    expect(res.status).toBe(200);
+    expect(["*", origin]).toContain(res.headers.get("access-control-allow-origin"));
+    expect(res.headers.get("access-control-allow-credentials")).not.toBe("true");
+  });
+
   it("answers an operation without (or with a bad) key with a GraphQL-shaped 401", async () => {
     const headerSets: Record<string, string>[] = [
       { "content-type": "application/json" },
