@@ -1,6 +1,7 @@
 // The seed document's REST interface as thin adapters over functions/: POST /tasks, POST /execute_task,
 // POST /feedback. Bodies are validated by the same zod schemas the functions use, and the same schemas
-// generate /openapi.json.
+// generate /openapi.json. Responses are parsed through their documented schemas, which drops what the
+// OpenAPI description does not name (the account id, internal fields).
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { depsFor } from "../functions/deps";
 import { validationFailed } from "../functions/errors";
@@ -70,17 +71,17 @@ rest.openapi(createTaskRoute, async (c) => {
   const deps = depsFor(c.env, c.get("auth").accountId);
   const body = c.req.valid("json");
   const task = "request" in body ? await createTaskFromRequest(deps, body) : await createTask(deps, body);
-  return c.json(task, 201);
+  return c.json(TaskSchema.parse(task), 201); // exactly the documented shape (no accountId)
 });
 
 rest.openapi(executeTaskRoute, async (c) => {
   const execution = await executeTask(depsFor(c.env, c.get("auth").accountId), c.req.valid("json"));
-  return c.json(execution, 200);
+  return c.json(ExecutionSchema.parse(execution), 200);
 });
 
 rest.openapi(feedbackRoute, async (c) => {
   const feedback = await submitFeedback(depsFor(c.env, c.get("auth").accountId), c.req.valid("json"));
-  return c.json(feedback, 201);
+  return c.json(FeedbackSchema.parse(feedback), 201);
 });
 
 rest.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

@@ -95,6 +95,22 @@ describe("POST /tasks", () => {
   });
 });
 
+describe("responses say exactly what /openapi.json describes", () => {
+  it("no field beyond the documented schema (no accountId) in a task, an execution or a feedback", async () => {
+    const a = await newAccount();
+    const agent = await newAgent(a.deps);
+    const spec = (await call("/openapi.json")).json as { components: { schemas: Record<string, { properties: Record<string, unknown> }> } };
+    const documented = (name: string) => Object.keys(spec.components.schemas[name]!.properties).sort();
+    const task = await call("/tasks", { headers: a.headers, body: { agentId: agent.id, name: "Shape", labels: ["a", "b"], examples: [{ input: "x", label: "a" }] } });
+    expect(Object.keys(task.json as object).sort()).toEqual(documented("Task"));
+    const execution = await call("/execute_task", { headers: a.headers, body: { taskId: (task.json as Task).id, input: "y" } });
+    expect(Object.keys(execution.json as object).sort()).toEqual(documented("Execution"));
+    const feedback = await call("/feedback", { headers: a.headers, body: { executionId: (execution.json as Execution).id, rating: 1 } });
+    expect(Object.keys(feedback.json as object).sort()).toEqual(documented("Feedback"));
+    expect(JSON.stringify([task.json, execution.json, feedback.json])).not.toContain(a.accountId);
+  });
+});
+
 describe("POST /execute_task and POST /feedback", () => {
   it("executes (baseline), continues the conversation, and takes feedback that becomes an example", async () => {
     const a = await newAccount();
