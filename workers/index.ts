@@ -11,6 +11,24 @@ import { rest } from "./rest";
 
 const app = new Hono<AppEnv>();
 
+// The methods each route answers: any other method on a known path is a 405 with Allow (before
+// authentication: the routes are public in /openapi.json anyway), not a 404.
+export const ROUTE_METHODS: Record<string, string[]> = {
+  "/health": ["GET", "HEAD"],
+  "/openapi.json": ["GET", "HEAD"],
+  "/graphql": ["GET", "POST", "OPTIONS"],
+  "/tasks": ["POST"],
+  "/execute_task": ["POST"],
+  "/feedback": ["POST"],
+};
+app.use("*", async (c, next) => {
+  const path = new URL(c.req.url).pathname;
+  const allowed = ROUTE_METHODS[path];
+  if (!allowed || allowed.includes(c.req.method)) return next();
+  const message = `${c.req.method} is not allowed on ${path}: use ${allowed.join(", ")}.`;
+  return c.json({ error: { code: "METHOD_NOT_ALLOWED", message, issues: [] } }, 405, { allow: allowed.join(", ") });
+});
+
 // Request bodies are bounded before anything reads them. The largest legitimate ones: a task with 500
 // examples of 8 000-character inputs and outputs (~8 MB, more with JSON escapes) through POST /tasks
 // or GraphQL; an input of 8 000 characters for the others.

@@ -33,6 +33,18 @@ describe("auth", () => {
   });
 });
 
+describe("methods", () => {
+  it("a method a known route does not answer is 405 with Allow and a JSON body, not 404", async () => {
+    for (const [path, method, allow] of [["/tasks", "GET", "POST"], ["/execute_task", "PUT", "POST"], ["/health", "DELETE", "GET, HEAD"], ["/graphql", "PATCH", "GET, POST, OPTIONS"]] as const) {
+      const res = await call(path, { method });
+      expect(res.status, `${method} ${path}`).toBe(405);
+      expect(res.headers.get("allow")).toBe(allow);
+      expect((res.json as ErrorJson).error.code).toBe("METHOD_NOT_ALLOWED");
+    }
+    expect((await call("/no-such-route")).status).toBe(404);
+  });
+});
+
 describe("GET /openapi.json", () => {
   it("is generated from the zod schemas: the three routes, their bodies and the bearer scheme", async () => {
     const res = await call("/openapi.json");
