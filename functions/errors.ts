@@ -24,9 +24,16 @@ export class AppError extends Error {
     readonly issues: FieldIssue[] = [],
     /** For the operator's logs only (R2 keys, ONNX Runtime's text): never in a response. */
     readonly detail?: string,
+    /** The failed Execution this error was stored as, when there is one (in every response). */
+    readonly executionId?: string,
   ) {
     super(message);
     this.name = "AppError";
+  }
+
+  /** The same error, naming the failed Execution that records it. */
+  forExecution(executionId: string): AppError {
+    return new AppError(this.code, this.message, this.status, this.issues, this.detail, executionId);
   }
 }
 

@@ -190,6 +190,6 @@ export async function executeTask(deps: Deps, input: ExecuteTaskInput, predict: 
   }
   // The task (or the conversation) may have been deleted while this execution ran: nothing is written then.
   await writeBatch(deps.db, statements, () => notFound("Task", task.id));
-  if (failure) throw failure;
+  if (failure) throw failure.forExecution(executionId); // the caller can read the failed Execution back
   return getExecution(deps, executionId);
 }

@@ -20,6 +20,7 @@ export function maskGraphQLError(error: unknown, message: string): Error {
     const extensions = {
       code: appError.code,
       ...(appError.issues.length > 0 ? { issues: appError.issues } : {}),
+      ...(appError.executionId ? { executionId: appError.executionId } : {}),
     };
     if (error instanceof GraphQLError) {
       // Returning the same (located) error tells Yoga it was expected: it logs only errors it had to mask.

@@ -6,13 +6,15 @@ import { HTTPException } from "hono/http-exception";
 import { AppError } from "../functions/errors";
 
 export interface ErrorBody {
-  error: { code: string; message: string; issues: { path: string; message: string }[] };
+  error: { code: string; message: string; issues: { path: string; message: string }[]; executionId?: string };
 }
 
 export function errorResponse(error: unknown, c: Context): Response {
   if (error instanceof AppError) {
     const headers: Record<string, string> = error.code === "UNAUTHENTICATED" ? { "www-authenticate": "Bearer" } : {};
-    const body: ErrorBody = { error: { code: error.code, message: error.message, issues: error.issues } };
+    const body: ErrorBody = {
+      error: { code: error.code, message: error.message, issues: error.issues, ...(error.executionId ? { executionId: error.executionId } : {}) },
+    };
     return c.json(body, error.status as 400, headers);
   }
   if (error instanceof HTTPException && error.status < 500) {

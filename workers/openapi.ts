@@ -10,6 +10,7 @@ export const ErrorSchema = z
       code: z.string().openapi({ example: "VALIDATION_FAILED" }),
       message: z.string(),
       issues: z.array(z.object({ path: z.string(), message: z.string() })),
+      executionId: z.string().optional().openapi({ description: "The failed Execution that records this error, when there is one" }),
     }),
   })
   .openapi("Error");

@@ -73,10 +73,13 @@ describe("GraphQL executions, conversations and feedback", () => {
     const result = await gql(a, EXECUTE, { taskId: task.id, input: marker() });
     expect(codes(result)).toEqual(["LLM_UNAVAILABLE"]);
     expect(result.text).not.toContain("upstream exploded"); // the provider's body stays out of responses
-    const { executions } = await gqlOk<{ executions: { edges: { node: { status: string; errorCode: string; output: null } }[] } }>(
-      a, `query($taskId: ID!) { executions(taskId: $taskId) { edges { node { status errorCode output } } } }`, { taskId: task.id },
+    const { executions } = await gqlOk<{ executions: { edges: { node: { id: string; status: string; errorCode: string; output: null } }[] } }>(
+      a, `query($taskId: ID!) { executions(taskId: $taskId) { edges { node { id status errorCode output } } } }`, { taskId: task.id },
     );
-    expect(executions.edges.map((e) => e.node)).toEqual([{ status: "failed", errorCode: "LLM_UNAVAILABLE", output: null }]);
+    const failed = executions.edges.map((e) => e.node);
+    expect(failed).toEqual([{ id: expect.any(String), status: "failed", errorCode: "LLM_UNAVAILABLE", output: null }]);
+    // the error names the failed Execution it was stored as
+    expect(result.errors[0]?.extensions?.executionId).toBe(failed[0]!.id);
   });
 
   it("says plainly when no LLM is configured, and still serves everything else", async () => {

@@ -4,7 +4,7 @@ import { call, type TestAccount } from "../support/fixtures";
 export interface GqlError {
   message: string;
   path?: (string | number)[];
-  extensions?: { code?: string; issues?: { path: string; message: string }[] };
+  extensions?: { code?: string; issues?: { path: string; message: string }[]; executionId?: string };
 }
 
 export interface GqlResult<T> {

@@ -6,7 +6,7 @@ import { BODY_LIMITS } from "../../workers/index";
 import { call, llmRequests, marker, newAccount, newAgent, newTask, TEST_LLM_KEY } from "../support/fixtures";
 
 interface ErrorJson {
-  error: { code: string; message: string; issues: { path: string; message: string }[] };
+  error: { code: string; message: string; issues: { path: string; message: string }[]; executionId?: string };
 }
 
 describe("auth", () => {
@@ -153,8 +153,8 @@ describe("POST /execute_task and POST /feedback", () => {
     expect(res.status).toBe(502);
     expect((res.json as ErrorJson).error.code).toBe("LLM_UNAVAILABLE");
     expect(res.text).not.toContain(TEST_LLM_KEY);
-    const row = await env.DB.prepare("SELECT status, error_code FROM executions WHERE task_id = ?").bind(task.id).first();
-    expect(row).toEqual({ status: "failed", error_code: "LLM_UNAVAILABLE" });
+    const row = await env.DB.prepare("SELECT id, status, error_code FROM executions WHERE task_id = ?").bind(task.id).first();
+    expect(row).toEqual({ id: (res.json as ErrorJson).error.executionId, status: "failed", error_code: "LLM_UNAVAILABLE" });
   });
 
   it("413 PAYLOAD_TOO_LARGE for a body over the route's limit, before it is read (REST and GraphQL)", async () => {
