@@ -2,6 +2,7 @@
 // stored as an Adaptation row (head weights in the BLOB). Reused while the support fingerprint (the
 // examples, feedback examples included, and the model version) is unchanged; redone when it changes.
 import type { Deps } from "../deps";
+import { newId } from "../ids";
 import { toAdaptation, type AdaptationRow } from "../rows";
 import type { Adaptation } from "../types";
 import { packHead, unpackHead, type Head, type LoadedModel } from "./runtime";
@@ -94,7 +95,7 @@ async function runAdaptation(
   const result = await model.adapt(features, wayOfRow, labels.length);
   await tick();
   const durationMs = performance.now() - started;
-  const id = crypto.randomUUID();
+  const id = newId(); // UUIDv7 like every row id: lists in creation order
   const createdAt = new Date().toISOString();
   const finite = (x: number) => (Number.isFinite(x) ? x : null);
   await deps.db

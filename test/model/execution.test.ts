@@ -60,6 +60,7 @@ describe("examples, adaptations and executions with the model active", () => {
     const task = await newTask(deps);
     const first = await adaptTask(deps, task.id);
     expect(first).toMatchObject({ modelVersion: version, supportSize: 4, labels: ["negative", "positive"] });
+    expect(first.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab]/); // a UUIDv7 from functions/ids.ts
     expect(first.durationMs).toBeGreaterThanOrEqual(0);
     expect((await adaptTask(deps, task.id)).id).toBe(first.id); // unchanged: cached
     await addExamples(deps, task.id, [{ input: "Really great, thanks a lot", label: "positive" }]);
