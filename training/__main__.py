@@ -8,28 +8,20 @@ import argparse
 import importlib
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-# Modules that contribute subcommands (H4's distill/evaluate register themselves here when they exist).
+# Modules that contribute subcommands: each registers its own with `add_command(subparsers)`.
 COMMAND_MODULES = ["training.publish", "training.distill", "training.evaluate"]
 
 
 def _encoder(name: str):
-    """The encoder to build for. The static edge student is H4's; until it can be built, say so loudly."""
+    """The encoder to build for (training/encoders.py names them)."""
     from training.encoders import get_encoder
-    try:
-        return get_encoder(name)
-    except (ImportError, AttributeError) as err:
-        if name != "static":
-            raise
-        print(f"[training] WARNING: static edge encoder unavailable ({err}); building with the TRANSFORMER "
-              f"teacher instead. This artifact is NOT the edge version (issue 5).", file=sys.stderr)
-        return get_encoder("teacher")
+    return get_encoder(name)
 
 
 def _valid_vs_prototypes(result: dict, cfg) -> dict:

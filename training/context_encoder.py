@@ -1,4 +1,4 @@
-"""The static student plus a tiny transformer over its token rows: word order at the edge (issue 5).
+"""The static student plus a tiny transformer over its token rows: word order at the edge.
 
 Why: a mean of static rows cannot tell "my card has not arrived" from "my card is not working" by
 anything but the words themselves, and the shipped static student stayed ~3 points behind the teacher

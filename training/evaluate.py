@@ -7,7 +7,7 @@
 
 Methods, on the same data and (for b) the same episodes: frozen encoder + prototypes / logistic
 regression / kNN (training/baselines.py, hyperparameters picked on meta-valid tasks) and every
-meta-learning algorithm of training/algorithms.py (H3's `meta_train`, then `adapt` + `logits`: exactly
+meta-learning algorithm of training/algorithms.py (training/train.py's `meta_train`, then `adapt` + `logits`: exactly
 what the edge runs). Encoders: the teacher and each static student; a student evaluated on a target
 was tuned without any text of that target (distill.tuning_corpus).
 

@@ -1,7 +1,7 @@
 """ONNX export of everything the edge runs, golden vectors, and the parity check that gates publishing.
 
 Files (docs/model-artifact.md): adapter.onnx, adapt.onnx, head.onnx always; the encoder as
-static_* files (H4's StaticEncoder.save) or encoder.onnx + encoder.int8.onnx; tokenizer.json;
+static_* files (training/static_encoder.py's StaticEncoder.save) or encoder.onnx + encoder.int8.onnx; tokenizer.json;
 golden.json; manifest.json (training/manifest.py). adapt.onnx traces the very `algorithms.adapt` that
 meta-training used, with the step count and meta-learned step sizes baked in.
 """
