@@ -31,8 +31,15 @@ export function resolveArtifact(asked) {
   return dir;
 }
 
+const verified = new Map(); // dir → result: one command hashes an artifact once, however many steps use it
+
 /** Reads and checks an artifact: format, every listed file present with its size and sha256. */
 export function verifyArtifact(dir) {
+  if (!verified.has(dir)) verified.set(dir, readAndVerify(dir));
+  return verified.get(dir);
+}
+
+function readAndVerify(dir) {
   const manifestBytes = readFileSync(join(dir, "manifest.json"));
   const manifest = JSON.parse(manifestBytes.toString("utf8"));
   if (manifest.format !== FORMAT) throw new ArtifactError(`${dir}: format ${manifest.format}, expected ${FORMAT}`);
