@@ -12,6 +12,7 @@ import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { describeArtifact, publishArtifact, resolveArtifact, verifyArtifact } from "../scripts/artifact.mjs";
 import { guardWorkerd } from "../scripts/workerd-guard/guard.mjs";
+import { watchedFetch } from "../scripts/worker-client.mjs";
 import { machine, readJsonl, rssMb, stats, workerdPids } from "./lib.mjs";
 
 guardWorkerd(); // before wrangler dev starts workerd (scripts/workerd-guard/guard.mjs)
@@ -65,12 +66,14 @@ try {
     await new Promise((r) => setTimeout(r, 500));
   }
   const headers = { authorization: `Bearer ${apiKey}`, "content-type": "application/json" };
+  // Through the watchdog of scripts/worker-client.mjs: wrangler dev's proxy can lose a request.
+  const watched = { root: dev.pid, log };
   const post = async (path, body) => {
-    const res = await fetch(`${base}${path}`, { method: "POST", headers, body: JSON.stringify(body) });
-    const json = await res.json();
-    if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(json).slice(0, 300)}`);
-    return json;
+    const res = await watchedFetch(fetch, `${base}${path}`, { method: "POST", headers, body: JSON.stringify(body) }, watched);
+    if (!res.ok) throw new Error(`${path}: ${res.status} ${res.text.slice(0, 300)}`);
+    return JSON.parse(res.text);
   };
+  const health = () => watchedFetch(fetch, `${base}/health`, {}, watched);
   const timed = async (n, fn) => {
     const out = [];
     for (let i = 0; i < n; i++) {
@@ -82,7 +85,7 @@ try {
   };
   const pids = workerdPids(dev.pid);
   const rss = () => Math.max(...workerdPids(dev.pid).map(rssMb));
-  await timed(20, () => fetch(`${base}/health`).then((r) => r.text()));
+  await timed(20, health);
   const rssBefore = rss();
 
   const train = readJsonl(resolve(DATA, "banking77/train_5.jsonl"));
@@ -96,7 +99,7 @@ try {
   result.first_execution = { path: first.path, path_reason: first.pathReason ?? first.path_reason, latency_ms_recorded: first.latencyMs };
   const rssLoaded = rss();
   const n = Number(opt.requests);
-  const health = await timed(n, () => fetch(`${base}/health`).then((r) => r.text()));
+  const healthMs = await timed(n, health);
   let correct = 0;
   const execute = await timed(n, async (i) => {
     const t = test[(i * 7) % test.length];
@@ -104,8 +107,8 @@ try {
     if (e.path !== "model") throw new Error(`expected the model path, got ${e.path}`);
     if (e.predictedLabel === t.label) correct += 1;
   });
-  result.sequential = { requests: n, health_ms: health, execute_task_ms: execute, execute_accuracy: Number((correct / n).toFixed(3)) };
-  log(`sequential: health p50 ${health.median} ms, execute_task p50 ${execute.median} ms`);
+  result.sequential = { requests: n, health_ms: healthMs, execute_task_ms: execute, execute_accuracy: Number((correct / n).toFixed(3)) };
+  log(`sequential: health p50 ${healthMs.median} ms, execute_task p50 ${execute.median} ms`);
 
   const load = async (opts) => {
     const r = await autocannon({ duration: Number(opt.duration), connections: Number(opt.connections), ...opts });

@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 import { unstable_startWorker } from "wrangler";
 import { describeArtifact, publishThroughWorker, resolveArtifact, verifyArtifact } from "../scripts/artifact.mjs";
 import { guardWorkerd } from "../scripts/workerd-guard/guard.mjs";
+import { workerCaller } from "../scripts/worker-client.mjs";
 import { machine, readJsonl, rssMb, stats, workerdPids } from "./lib.mjs";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -30,12 +31,7 @@ const worker = await unstable_startWorker({
 const result = { machine: machine(), artifact: artifactDir };
 try {
   await worker.ready;
-  const call = async (path, init) => {
-    const res = await worker.fetch(`http://bench${path}`, init);
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${path}: ${res.status} ${text.slice(0, 300)}`);
-    return text;
-  };
+  const call = workerCaller(worker, "http://bench"); // retries a request lost in wrangler's proxy
   const timed = async (path, n) => {
     const out = [];
     for (let i = 0; i < n; i++) {
@@ -87,12 +83,14 @@ try {
   result.adaptation = [];
   for (const c of cases) {
     const key = encodeURIComponent(c.name);
+    log(`${c.name}: featurising ${c.support.length} examples …`);
     const prep = JSON.parse(await call("/prepare", { method: "POST", body: JSON.stringify({ key: c.name, support: c.support }) }));
+    log(`${c.name}: adapting …`);
     await call(`/adapt?key=${key}`); // warm
     const client = stats(await timed(`/adapt?key=${key}`, c.support.length > 3000 ? 10 : reps));
     const inWorker = c.support.length > 3000 ? null : stats(JSON.parse(await call(`/adapt-loop?key=${key}`)));
     result.adaptation.push({ case: c.name, ways: prep.ways, support: prep.support, client_ms: client, client_minus_noop_median_ms: Number((client.median - noop.median).toFixed(3)), in_worker_ms: inWorker });
-    log(`${c.name}: client median ${client.median} ms (noop ${noop.median}), in-worker ${inWorker?.median} ms`);
+    log(`${c.name}: client median ${client.median} ms (noop ${noop.median}), in-worker ${inWorker ? `${inWorker.median} ms` : "not measured"}`);
   }
   const rssAdapted = rss();
 

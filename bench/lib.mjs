@@ -27,28 +27,7 @@ export function machine() {
   };
 }
 
-/** PIDs of every descendant process of `root` whose command is workerd. */
-export function workerdPids(root = process.pid) {
-  const out = [];
-  const walk = (pid) => {
-    let kids = [];
-    try {
-      kids = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
-    } catch {
-      return;
-    }
-    for (const k of kids) {
-      try {
-        if (readFileSync(`/proc/${k}/comm`, "utf8").trim() === "workerd") out.push(k);
-      } catch {
-        // gone
-      }
-      walk(k);
-    }
-  };
-  walk(root);
-  return out;
-}
+export { workerdPids } from "../scripts/worker-client.mjs";
 
 /** Resident set size of a process in MB (VmRSS). */
 export function rssMb(pid) {

@@ -8,10 +8,11 @@
 //   every test query it is asked without an LLM; npm run publish:local (already published: kept);
 //   npm run create-key; npm run eval; npm run bench / bench:http (short); npm run check:deploy;
 //   npm run build:model on the smoke preset into a scratch folder (BUILD_MODEL_OUT).
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { DEFAULT_ARTIFACT, verifyArtifact } from "./artifact.mjs";
+import { watchedFetch } from "./worker-client.mjs";
 import { ROOT } from "./wrangler.mjs";
 
 const PORT = process.env.PORT ?? "8789";
@@ -24,16 +25,40 @@ const seconds = (t0) => Number(((performance.now() - t0) / 1000).toFixed(1));
 function check(cond, what) {
   if (!cond) throw new Error(`check failed: ${what}`);
 }
-function npm(args, { env = {}, capture = true } = {}) {
+// Every step says when it starts and has a time limit, so a hang fails here, named, instead of
+// running into CI's own limit with nothing printed. Child stderr goes straight to ours (progress).
+const MINUTE = 60_000;
+async function run(what, cmd, args, { env = {}, timeout = 5 * MINUTE } = {}) {
+  log(`▶ ${what} (limit ${timeout / 1000} s)`);
   const t0 = performance.now();
-  const out = execFileSync("npm", ["run", "--silent", ...args], {
-    cwd: ROOT, encoding: "utf8", env: { ...process.env, ...env }, stdio: ["ignore", capture ? "pipe" : "inherit", "pipe"], maxBuffer: 64 << 20,
-  });
-  report.steps[`npm run ${args[0]}`] = { seconds: seconds(t0) };
+  // Its own process group, so that a time-out also ends what it started (wrangler, workerd, python).
+  const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"], detached: true });
+  let out = "";
+  child.stdout.setEncoding("utf8").on("data", (d) => (out += d));
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }, timeout);
+  const code = await new Promise((res) => child.on("close", (c) => res(c)));
+  clearTimeout(timer);
+  if (timedOut) throw new Error(`${what}: killed after ${seconds(t0)} s, over its ${timeout / 1000} s limit`);
+  if (code !== 0) throw new Error(`${what} exited ${code} after ${seconds(t0)} s:\n${out.slice(-3000)}`);
+  log(`✓ ${what} (${seconds(t0)} s)`);
+  return { out, seconds: seconds(t0) };
+}
+async function npm(args, opts = {}) {
+  const { out, seconds: s } = await run(`npm run ${args.join(" ")}`, "npm", ["run", "--silent", ...args], opts);
+  report.steps[`npm run ${args[0]}`] = { seconds: s };
   return out;
 }
 
 mkdirSync(join(ROOT, ".cache"), { recursive: true });
+log("▶ npm start (limit 300 s to /health)");
 const t0 = performance.now();
 const start = spawn("npm", ["start"], { cwd: ROOT, env: { ...process.env, PORT }, stdio: ["ignore", "pipe", "pipe"], detached: true });
 let startLog = "";
@@ -50,7 +75,7 @@ process.on("exit", stop);
 try {
   for (;;) {
     try {
-      if ((await fetch(`${base}/health`)).ok) break;
+      if ((await fetch(`${base}/health`, { signal: AbortSignal.timeout(10_000) })).ok) break;
     } catch {
       // not up yet
     }
@@ -59,15 +84,17 @@ try {
     await new Promise((r) => setTimeout(r, 250));
   }
   report.steps["npm start → /health"] = { seconds: seconds(t0) };
+  log(`✓ npm start → /health (${seconds(t0)} s); REST and GraphQL calls next`);
   check(startLog.includes(shipped), `npm start names the shipped model version ${shipped}`);
   const key = readFileSync(join(ROOT, ".wrangler", "dev-api-key"), "utf8").trim();
+  // A request lost in wrangler dev's proxy is sent again (scripts/worker-client.mjs); a minute at most each.
   const call = async (path, body) => {
-    const res = await fetch(`${base}${path}`, {
-      method: "POST",
+    const res = await watchedFetch(fetch, `${base}${path}`, {
+      method: "POST", signal: AbortSignal.timeout(MINUTE),
       headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
       body: JSON.stringify(body),
-    });
-    return { status: res.status, json: await res.json() };
+    }, { root: start.pid, log });
+    return { status: res.status, json: JSON.parse(res.text) };
   };
   const gql = async (query, variables) => (await call("/graphql", { query, variables })).json;
 
@@ -107,31 +134,29 @@ try {
     }
     check(paths.model === test.length, `every answer from the model without an LLM: ${JSON.stringify(paths)}`);
     report.steps["77-label BANKING77 task, no LLM"] = { queries: test.length, answered: paths.model, correct };
+    log(`✓ 77-label task: ${correct}/${test.length} correct, all answered by the model`);
   }
 
-  const published = npm(["publish:local"]);
+  const published = await npm(["publish:local"]);
   check(!/error/i.test(published), "publish:local");
-  const created = npm(["create-key"]).trim();
+  const created = (await npm(["create-key"])).trim();
   check(/^aa_[A-Za-z0-9_-]{43}$/.test(created), "create-key prints a key");
 } finally {
   stop();
 }
 
 if (existsSync(join(DATA, "banking77", "test.jsonl"))) {
-  const t = performance.now();
-  const out = execFileSync("npm", ["run", "--silent", "eval", "--", "--data", join(DATA, "banking77"), "--shots", "5", "--way", "10", "--query-per-label", "3", "--json"], {
-    cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"],
-  });
+  const { out, seconds: s } = await run("npm run eval (banking77, 10-way 5-shot)", "npm", ["run", "--silent", "eval", "--", "--data", join(DATA, "banking77"), "--shots", "5", "--way", "10", "--query-per-label", "3", "--json"]);
   const result = JSON.parse(out);
   check(result.setting.model_version === shipped, `eval evaluated ${result.setting.model_version}, not the shipped ${shipped}`);
-  report.steps["npm run eval"] = { seconds: seconds(t), accuracy: result.adapted.accuracy, model_version: result.setting.model_version };
+  report.steps["npm run eval"] = { seconds: s, accuracy: result.adapted.accuracy, model_version: result.setting.model_version };
 }
-npm(["bench", "--", "--reps", "3", "--out", join(ROOT, ".cache", "check-bench.json")]);
-npm(["bench:http", "--", "--duration", "3", "--requests", "20", "--out", join(ROOT, ".cache", "check-bench-http.json")]);
-npm(["check:deploy"]);
+await npm(["bench", "--", "--reps", "3", "--out", join(ROOT, ".cache", "check-bench.json")], { timeout: 8 * MINUTE });
+await npm(["bench:http", "--", "--duration", "3", "--requests", "20", "--out", join(ROOT, ".cache", "check-bench-http.json")], { timeout: 8 * MINUTE });
+await npm(["check:deploy"]);
 if (existsSync(join(DATA, "banking77", "test.jsonl"))) {
   // Training needs the data sets; the smoke preset runs the same command and code path in minutes.
-  npm(["build:model", "--", "--preset", "smoke"], { env: { BUILD_MODEL_OUT: join(ROOT, ".cache", "models", "check-build") } });
+  await npm(["build:model", "--", "--preset", "smoke"], { env: { BUILD_MODEL_OUT: join(ROOT, ".cache", "models", "check-build") }, timeout: 20 * MINUTE });
   check(existsSync(join(ROOT, ".cache", "models", "check-build", "manifest.json")), "build:model wrote an artifact");
 } else {
   log(`no data sets in ${DATA}: eval, the 77-label task and build:model skipped`);

@@ -11,6 +11,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { format, parseArgs } from "node:util";
 import { unstable_startWorker } from "wrangler";
+import { workerCaller } from "./worker-client.mjs";
 import { ArtifactError, describeArtifact, publishThroughWorker, resolveArtifact, verifyArtifact } from "./artifact.mjs";
 import { guardWorkerd } from "./workerd-guard/guard.mjs";
 
@@ -104,12 +105,7 @@ const worker = await unstable_startWorker({
 });
 try {
   await worker.ready;
-  const call = async (path, init) => {
-    const res = await worker.fetch(`http://eval${path}`, init);
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${path}: ${res.status} ${text.slice(0, 500)}`);
-    return text;
-  };
+  const call = workerCaller(worker, "http://eval"); // retries a request lost in wrangler's proxy (worker-client.mjs)
   // Schema, then the artifact into R2 and its ModelVersion registered and active.
   await publishThroughWorker(call, artifactDir);
 

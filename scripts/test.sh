@@ -13,9 +13,10 @@ echo "== pytest (training/) =="
 echo "== smoke artifact for the Worker tests =="
 bash scripts/ensure-artifact.sh smoke .cache/artifacts/smoke
 
-echo "== GraphiQL assets, workerd guard =="
+echo "== GraphiQL assets, workerd guard, Node tooling tests =="
 node scripts/build-assets.mjs
 node scripts/workerd-guard/check.mjs
+node --test scripts/tests/
 
 echo "== vitest (workerd: Worker, D1, R2, ONNX) =="
 # workerd runs with single-threaded V8 (scripts/workerd-guard/guard.mjs, applied by vitest.config.ts).
