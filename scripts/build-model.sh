@@ -25,5 +25,11 @@ for name in [f["name"] for f in manifest["files"]] + ["manifest.json"]:
     shutil.copyfile(src / name, dst / name)
 print(f"[build:model] {manifest['version']}: {len(manifest['files'])} files", file=sys.stderr)
 PY
+# The confidence's in-scope factor, fitted on SGD source tasks in workerd (scripts/calibrate.mjs).
+if [ -f "${ADAPTAGENT_DATA_DIR:-../shared/data}/sgd/train.jsonl" ]; then
+  node scripts/calibrate.mjs --artifact "$out.new" --out "$out.new" >/dev/null
+else
+  echo "[build:model] no sgd data: the artifact is not calibrated (confidence is the plain softmax)" >&2
+fi
 rm -rf "$out" && mv "$out.new" "$out"
 echo "[build:model] $out replaced in $(( $(date +%s) - started )) s; verify with npm run eval, then commit it" >&2

@@ -10,12 +10,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { format, parseArgs } from "node:util";
-import { unstable_startWorker } from "wrangler";
-import { workerCaller } from "./worker-client.mjs";
-import { ArtifactError, describeArtifact, publishThroughWorker, resolveArtifact, verifyArtifact } from "./artifact.mjs";
+import { startEvalWorker } from "./worker-client.mjs";
+import { cascade, DEFAULT_THRESHOLD, pool as poolScores } from "./cascade.mjs";
+import { ArtifactError, describeArtifact, resolveArtifact, verifyArtifact } from "./artifact.mjs";
 import { guardWorkerd } from "./workerd-guard/guard.mjs";
 
-const ROOT = resolve(import.meta.dirname, "..");
 guardWorkerd(); // before workerd starts (scripts/workerd-guard/guard.mjs)
 // stdout carries exactly one JSON object: wrangler's own console output (e.g. the offline Request.cf
 // warning) goes to stderr.
@@ -30,6 +29,7 @@ const { values: opt } = parseArgs({
     "query-per-label": { type: "string", default: "0" },
     seed: { type: "string", default: "0" },
     artifact: { type: "string" },
+    threshold: { type: "string", default: String(DEFAULT_THRESHOLD) },
     json: { type: "boolean", default: false },
   },
 });
@@ -61,6 +61,10 @@ const poolFile = existsSync(resolve(dataDir, `train_${shots}.jsonl`)) ? `train_$
 if (!existsSync(resolve(dataDir, poolFile)) || !existsSync(resolve(dataDir, "test.jsonl"))) fail(`${dataDir} needs ${poolFile} and test.jsonl`);
 const pool = readJsonl(resolve(dataDir, poolFile));
 const test = readJsonl(resolve(dataDir, "test.jsonl"));
+// Out-of-scope inputs (CLINC150's oos_test.jsonl): posted with every episode for the cascade's figures.
+const oosFile = resolve(dataDir, "oos_test.jsonl");
+const oos = existsSync(oosFile) ? readJsonl(oosFile).map(({ text, label }) => ({ text, label })) : null;
+const threshold = Number(opt.threshold);
 
 // Seeded episodes (mulberry32), so every method and every rerun sees the same ones.
 function rng(seed) {
@@ -93,26 +97,20 @@ function makeEpisode(e) {
   const labels = opt.way === "all" ? allLabels : shuffle(allLabels, r).slice(0, ways).sort();
   const support = labels.flatMap((l) => shuffle(poolBy.get(l), r).slice(0, shots));
   const query = labels.flatMap((l) => (perLabel > 0 ? shuffle(testBy.get(l), r).slice(0, perLabel) : testBy.get(l)));
-  return { support: support.map(({ text, label }) => ({ text, label })), query: query.map(({ text, label }) => ({ text, label })) };
+  return { support: support.map(({ text, label }) => ({ text, label })), query: query.map(({ text, label }) => ({ text, label })), ...(oos ? { oos } : {}) };
 }
 
 const log = (m) => !opt.json && console.error(m);
-const worker = await unstable_startWorker({
-  config: resolve(ROOT, "wrangler.toml"),
-  entrypoint: resolve(ROOT, "scripts/eval.worker.ts"),
-  triggers: [],
-  dev: { persist: false, watch: false, inspector: false, logLevel: "error", server: { hostname: "127.0.0.1", port: 0 } },
-});
+const worker = await startEvalWorker(artifactDir); // the artifact published and active in its R2 + D1
 try {
-  await worker.ready;
-  const call = workerCaller(worker, "http://eval"); // retries a request lost in wrangler's proxy (worker-client.mjs)
-  // Schema, then the artifact into R2 and its ModelVersion registered and active.
-  await publishThroughWorker(call, artifactDir);
+  const { call } = worker;
 
   const acc = { adapted: [], prototypes: [], logreg: [] };
   let queries = 0;
   let model = null;
   const adaptMs = [];
+  const scoredIn = [];
+  const scoredOos = [];
   for (let e = 0; e < episodes; e++) {
     const ep = makeEpisode(e);
     const r = JSON.parse(await call("/episode", { method: "POST", body: JSON.stringify(ep) }));
@@ -120,6 +118,8 @@ try {
     queries += r.n;
     model = r.model;
     adaptMs.push(r.adaptMs);
+    scoredIn.push(r.scored);
+    if (r.oos) scoredOos.push(r.oos);
     log(`episode ${e + 1}/${episodes}: ${r.ways}-way ${shots}-shot, ${r.n} queries: adapted ${(r.adapted / r.n).toFixed(4)} prototypes ${(r.prototypes / r.n).toFixed(4)} logreg ${(r.logreg / r.n).toFixed(4)}`);
   }
   // ci95 over episodes; with one episode, the binomial interval over its queries.
@@ -130,10 +130,18 @@ try {
       : 1.96 * Math.sqrt((mean * (1 - mean)) / queries);
     return { accuracy: Number(mean.toFixed(4)), ci95: Number(half.toFixed(4)) };
   };
+  const inScope = poolScores(scoredIn);
+  const plain = (s) => ({ ...s, confidence: s.p }); // the winning probability alone, as before calibration
   const result = {
     adapted: summary(acc.adapted),
     prototypes: summary(acc.prototypes),
     logreg: summary(acc.logreg),
+    // With an oos split: the cascade at the threshold, with the reported confidence and with the plain softmax.
+    ...(oos ? {
+      cascade: cascade(inScope, poolScores(scoredOos), threshold),
+      cascade_uncalibrated: cascade(plain(inScope), plain(poolScores(scoredOos)), threshold),
+      calibration: model?.calibration ?? null,
+    } : {}),
     setting: {
       data: dataDir, set: basename(dataDir), support_pool: poolFile, shots, way: opt.way === "all" ? "all" : ways, ways,
       episodes, queries, query_per_label: perLabel || "all", seed: Number(opt.seed),

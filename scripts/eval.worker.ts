@@ -4,6 +4,9 @@
 import { depsFor } from "../functions/deps";
 import { getActiveModel } from "../functions/model/loader";
 import { waysOf } from "../functions/model/adaptation";
+import { calibratedConfidence } from "../functions/model/confidence";
+import { softmax } from "../functions/model/runtime";
+import { nearest, type Support } from "../functions/model/support";
 import { logisticRegression, prototypes } from "./eval.baselines";
 
 interface Item {
@@ -11,7 +14,16 @@ interface Item {
   label: string;
 }
 
-async function episode(env: Env, body: { support: Item[]; query: Item[] }): Promise<Response> {
+/** Per input, as an execution sees it: winning probability, similarity to the nearest support example,
+ *  the reported (calibrated) confidence, and the winning way. */
+interface Scored {
+  p: number[];
+  sim: number[];
+  confidence: number[];
+  best: number[];
+}
+
+async function episode(env: Env, body: { support: Item[]; query: Item[]; oos?: Item[] }): Promise<Response> {
   const model = await getActiveModel(depsFor(env, "eval"));
   if (!model) return Response.json({ error: "no active model version" }, { status: 503 });
   // The same label order and head the production path builds (functions/model/adaptation.ts).
@@ -31,6 +43,27 @@ async function episode(env: Env, body: { support: Item[]; query: Item[] }): Prom
     for (let k = 1; k < labels.length; k++) if (logits[i * labels.length + k]! > logits[i * labels.length + best]!) best = k;
     if (best === truth[i]) adaptedCorrect += 1;
   }
+  const support = { ids: body.support.map((_, i) => String(i)), features: supportFeatures } as Support;
+  const score = async (features: Float32Array, count: number, logitsOf: Float32Array): Promise<Scored> => {
+    const out: Scored = { p: [], sim: [], confidence: [], best: [] };
+    for (let i = 0; i < count; i++) {
+      const probabilities = softmax(logitsOf, i * labels.length, labels.length);
+      let best = 0;
+      for (let k = 1; k < labels.length; k++) if (probabilities[k]! > probabilities[best]!) best = k;
+      const sim = nearest(support, model.features, features.subarray(i * model.features, (i + 1) * model.features), 1)[0]?.similarity;
+      out.p.push(probabilities[best]!);
+      out.sim.push(sim ?? Number.NaN);
+      out.confidence.push(calibratedConfidence(probabilities[best]!, sim, model.manifest.calibration));
+      out.best.push(best);
+    }
+    return out;
+  };
+  const scored = await score(queryFeatures, n, logits);
+  let oos: Scored | undefined;
+  if (body.oos?.length) {
+    const oosFeatures = await model.featurise(body.oos.map((q) => q.text));
+    oos = await score(oosFeatures, body.oos.length, await model.logits(oosFeatures, body.oos.length, adapted.head));
+  }
   const dim = model.encoder.dim;
   const supportEmb = await model.encoder.encode(body.support.map((s) => s.text));
   const queryEmb = await model.encoder.encode(body.query.map((q) => q.text));
@@ -42,8 +75,11 @@ async function episode(env: Env, body: { support: Item[]; query: Item[] }): Prom
     prototypes: count(prototypes(supportEmb, ways, labels.length, queryEmb, n, dim)),
     logreg: count(logisticRegression(supportEmb, ways, labels.length, queryEmb, n, dim)),
     supportAccAfter: adapted.accAfter,
+    // For the cascade's figures (scripts/eval.mjs, scripts/calibrate.mjs): in-scope queries and out-of-scope inputs.
+    scored: { ...scored, correct: scored.best.map((b, i) => b === truth[i]) },
+    oos,
     adaptMs,
-    model: { version: model.version, algorithm: model.algorithm, encoder: model.manifest.encoder.tag, steps: model.steps },
+    model: { version: model.version, algorithm: model.algorithm, encoder: model.manifest.encoder.tag, steps: model.steps, calibration: model.manifest.calibration ?? null },
   });
 }
 

@@ -2,6 +2,7 @@
 // fetching + sha256-verifying its files from R2. Anything off-contract is MODEL_UNAVAILABLE, never a crash.
 import { z } from "zod";
 import { modelBroken } from "../errors";
+import { calibrationSchema } from "./confidence";
 
 const tensorSpec = z.object({ name: z.string(), dtype: z.string(), shape: z.array(z.union([z.string(), z.number()])) });
 
@@ -42,6 +43,8 @@ export const manifestSchema = z.object({
   metrics: z.record(z.string(), z.unknown()).default({}),
   golden: z.string().optional(),
   tolerance: z.object({ atol: z.number(), rtol: z.number() }).optional(),
+  // The in-scope factor of the reported confidence (functions/model/confidence.ts); absent: plain softmax.
+  calibration: calibrationSchema.optional(),
 });
 
 export type Manifest = z.infer<typeof manifestSchema>;

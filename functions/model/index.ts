@@ -4,6 +4,7 @@
 // execution encodes only its input: label, confidence, top-k scores, nearest examples as demonstrations.
 import type { Deps } from "../deps";
 import { adaptedTask } from "./adaptation";
+import { calibratedConfidence } from "./confidence";
 import { activeVersionStatement, getActiveModel, type ActiveRow } from "./loader";
 import { softmax } from "./runtime";
 import { embedExamples, loadSupport, nearest, signatureStatement, type SignatureRow } from "./support";
@@ -57,8 +58,10 @@ export async function predictForTask(deps: Deps, taskId: string, input: string):
   if (!adapted) {
     const only = support.labels.find((l): l is string => !!l);
     if (!only) return { none: "no_examples" };
-    // One label: it is the only possible answer, and there is no head to adapt.
-    return { modelVersion: model.version, adaptationId: null, label: only, confidence: 1, scores: [{ label: only, score: 1 }], demonstrations };
+    // One label: it is the only possible answer, and there is no head to adapt; only whether the input
+    // belongs to the task at all is in doubt.
+    const confidence = calibratedConfidence(1, demonstrations[0]?.similarity, model.manifest.calibration);
+    return { modelVersion: model.version, adaptationId: null, label: only, confidence, scores: [{ label: only, score: 1 }], demonstrations };
   }
   const probabilities = softmax(await model.logits(query, 1, adapted.head));
   const scores = adapted.labels
@@ -69,7 +72,8 @@ export async function predictForTask(deps: Deps, taskId: string, input: string):
     modelVersion: model.version,
     adaptationId: adapted.adaptation.id,
     label: scores[0]!.label,
-    confidence: scores[0]!.score,
+    // Not the softmax alone: an input unlike every example is not confidently any label (confidence.ts).
+    confidence: calibratedConfidence(scores[0]!.score, demonstrations[0]?.similarity, model.manifest.calibration),
     scores,
     demonstrations,
   };

@@ -10,6 +10,7 @@ import { submitFeedback } from "../../functions/feedback";
 import { predictForTask, type Prediction } from "../../functions/model/index";
 import { resetModelCacheForTests } from "../../functions/model/loader";
 import { newAccount, newTask, withEnv } from "../support/fixtures";
+import { SHIPPED } from "./artifact-server";
 import { artifactManifest, deactivateAll, publishArtifact } from "./publish";
 
 interface Fixture {
@@ -157,3 +158,49 @@ describe("a real few-shot task: banking77, 10 labels x 5 shots from train_5, sco
     expect(after.demonstrations[0]?.similarity).toBeGreaterThan(0.999); // the correction itself is retrieved
   });
 });
+
+describe("confidence that knows when an input belongs to none of the labels (the shipped, calibrated artifact)", () => {
+  let shipped = "";
+  beforeAll(async () => {
+    shipped = await publishArtifact({ artifact: SHIPPED, version: `cal-${crypto.randomUUID().slice(0, 8)}` });
+  });
+  afterAll(() => publishArtifact({ version, activate: true }));
+
+  const examples = [
+    { input: "when will my card arrive?", label: "card_arrival" }, { input: "my card hasn't come yet", label: "card_arrival" },
+    { input: "how long does delivery of a new card take", label: "card_arrival" },
+    { input: "i lost my card", label: "lost_card" }, { input: "my card was stolen yesterday", label: "lost_card" },
+    { input: "I can't find my card anywhere", label: "lost_card" },
+  ];
+
+  it("answers an input like the examples from the model, and sends an unrelated one to the LLM", async () => {
+    expect((await artifactManifest(SHIPPED)).calibration).toMatchObject({ kind: "nearest-similarity" });
+    const { deps } = await newAccount();
+    const task = await newTask(deps, { name: "Cards", labels: ["card_arrival", "lost_card"], examples });
+    const inScope = await executeTask(deps, { taskId: task.id, input: "still waiting on my new card" });
+    expect(inScope).toMatchObject({ path: "model", predictedLabel: "card_arrival", modelVersion: shipped });
+    expect(inScope.confidence).toBeGreaterThanOrEqual(task.confidenceThreshold);
+
+    const unrelated = (await predictForTask(deps, task.id, "what will the weather be like in Paris tomorrow")) as Prediction;
+    // The softmax still picks a winner; the reported confidence says the input is like no example.
+    expect(unrelated.confidence).toBeLessThan(task.confidenceThreshold);
+    expect(unrelated.confidence).toBeLessThan(unrelated.scores[0]!.score);
+    const routed = await executeTask(deps, { taskId: task.id, input: "what will the weather be like in Paris tomorrow" });
+    expect(routed.path).toBe("model+llm");
+    expect(routed.pathReason).toMatch(/< threshold 0.7/);
+  });
+
+  it("an artifact without calibration reports the plain winning probability", async () => {
+    const plain = await publishArtifact({ artifact: SHIPPED, version: `plain-${crypto.randomUUID().slice(0, 8)}`, manifest: (m) => void delete m.calibration });
+    try {
+      const { deps } = await newAccount();
+      const task = await newTask(deps, { name: "Cards", labels: ["card_arrival", "lost_card"], examples });
+      const p = (await predictForTask(deps, task.id, "what will the weather be like in Paris tomorrow")) as Prediction;
+      expect(p.modelVersion).toBe(plain);
+      expect(p.confidence).toBe(p.scores[0]!.score);
+    } finally {
+      await publishArtifact({ artifact: SHIPPED, version: shipped, activate: true });
+    }
+  });
+});
+

@@ -1,0 +1,114 @@
+#!/usr/bin/env node
+// npm run calibrate -- [--artifact DIR] [--out DIR] [--episodes E]
+// Fits the in-scope factor of the confidence (functions/model/confidence.ts) for an artifact and writes
+// a calibrated copy: the same files, its manifest with `calibration` and a version ending in "-cal".
+//
+// Data: only ../shared/data/sgd (multi-domain user turns kept for source tasks, never an evaluation
+// target). Each episode is a task of some SGD intents (5 or 10 shots of each, from train.jsonl) whose
+// queries are those intents' test turns, while the turns of the intents left out are its out-of-scope
+// inputs — as a customer's bot meets messages none of its labels covers. The episodes run through the
+// production model code in workerd (scripts/eval.worker.ts). The grid search picks the center and scale
+// that, at the default threshold, best balance out-of-scope inputs routed to the LLM against in-scope
+// inputs answered by the model. CLINC150's oos split stays the held-out test (`npm run eval`).
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { describeArtifact, resolveArtifact, verifyArtifact } from "./artifact.mjs";
+import { cascade, confidenceWith, DEFAULT_THRESHOLD, pool } from "./cascade.mjs";
+import { startEvalWorker } from "./worker-client.mjs";
+import { guardWorkerd } from "./workerd-guard/guard.mjs";
+
+guardWorkerd(); // before workerd starts (scripts/workerd-guard/guard.mjs)
+const ROOT = resolve(import.meta.dirname, "..");
+const { values: opt } = parseArgs({ options: { artifact: { type: "string" }, out: { type: "string" }, episodes: { type: "string", default: "24" }, seed: { type: "string", default: "7" } } });
+const DATA = resolve(process.env.ADAPTAGENT_DATA_DIR ?? resolve(ROOT, "../shared/data"));
+const log = (m) => console.error(`[calibrate] ${m}`);
+const src = (f) => join(DATA, "sgd", f);
+if (!existsSync(src("train.jsonl"))) {
+  console.error(`[calibrate] needs ${src("train.jsonl")} (ADAPTAGENT_DATA_DIR)`);
+  process.exit(2);
+}
+const artifactDir = resolveArtifact(opt.artifact);
+const { manifest } = verifyArtifact(artifactDir);
+log(describeArtifact(artifactDir, manifest));
+const outDir = resolve(opt.out ?? join(ROOT, ".cache", "models", `${manifest.version.replace(/-cal$/, "")}-cal`));
+
+const rows = (f) => readFileSync(src(f), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l)).map(({ text, label }) => ({ text, label }));
+const byLabel = (rs) => rs.reduce((m, r) => m.set(r.label, [...(m.get(r.label) ?? []), r]), new Map());
+const train = byLabel(rows("train.jsonl"));
+const test = byLabel(rows("test.jsonl"));
+const intents = [...train.keys()].filter((l) => train.get(l).length >= 10 && (test.get(l)?.length ?? 0) > 0).sort();
+
+let state = Number(opt.seed) >>> 0; // mulberry32: the same episodes on every run
+const rand = () => {
+  state = (state + 0x6d2b79f5) >>> 0;
+  let t = state;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+};
+const shuffle = (xs) => {
+  const a = [...xs];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
+};
+
+const worker = await startEvalWorker(artifactDir);
+const inScope = [];
+const outOfScope = [];
+try {
+  const episodes = Number(opt.episodes);
+  for (let e = 0; e < episodes; e++) {
+    const shots = e % 2 ? 10 : 5;
+    const ways = [2, 5, 10, 20][e % 4]; // small tasks (a customer's first) to large ones
+    const order = shuffle(intents);
+    const labels = order.slice(0, ways);
+    const held = order.slice(ways);
+    const support = labels.flatMap((l) => shuffle(train.get(l)).slice(0, shots));
+    const query = labels.flatMap((l) => shuffle(test.get(l)).slice(0, 20));
+    const oos = shuffle(held.flatMap((l) => shuffle(test.get(l)).slice(0, 10))).slice(0, 200);
+    const r = JSON.parse(await worker.call("/episode", { method: "POST", body: JSON.stringify({ support, query, oos }) }));
+    inScope.push(r.scored);
+    outOfScope.push(r.oos);
+    log(`episode ${e + 1}/${episodes}: ${ways}-way ${shots}-shot, ${query.length} in-scope, ${oos.length} out-of-scope`);
+  }
+} finally {
+  await worker.dispose();
+}
+
+const ins = pool(inScope);
+const outs = pool(outOfScope);
+const figures = (cal) => {
+  const f = confidenceWith(cal);
+  return cascade({ confidence: ins.p.map((p, i) => f(p, ins.sim[i])), correct: ins.correct }, { confidence: outs.p.map((p, i) => f(p, outs.sim[i])) });
+};
+let best = null;
+for (let center = 0.1; center <= 0.95; center += 0.01) {
+  for (const scale of [5, 10, 20, 40, 80, 160, 320]) {
+    const cal = { center: Number(center.toFixed(2)), scale };
+    const f = figures(cal);
+    const objective = (f.oos_to_llm + f.in_scope_answered_by_model) / 2;
+    if (!best || objective > best.objective) best = { cal, f, objective };
+  }
+}
+const plain = cascade({ confidence: ins.p, correct: ins.correct }, { confidence: outs.p });
+log(`plain softmax at ${DEFAULT_THRESHOLD}: ${JSON.stringify(plain)}`);
+log(`fitted center ${best.cal.center}, scale ${best.cal.scale}: ${JSON.stringify(best.f)}`);
+
+const calibration = {
+  kind: "nearest-similarity", center: best.cal.center, scale: best.cal.scale,
+  fitted_on: `sgd: ${Number(opt.episodes)} episodes of 2-20 intents x 5/10 shots, held-out intents as out-of-scope (scripts/calibrate.mjs, seed ${opt.seed})`,
+  objective: "mean of out-of-scope routed to the LLM and in-scope answered by the model, at the default threshold",
+  threshold: DEFAULT_THRESHOLD, source_figures: best.f, source_figures_uncalibrated: plain,
+};
+mkdirSync(outDir, { recursive: true });
+if (outDir !== resolve(artifactDir)) for (const f of manifest.files) copyFileSync(join(artifactDir, f.name), join(outDir, f.name));
+const version = manifest.version.endsWith("-cal") ? manifest.version : `${manifest.version}-cal`;
+// indent 1, as the training job writes manifests (training/export.py)
+writeFileSync(join(outDir, "manifest.json"), JSON.stringify({ ...manifest, version, calibration }, null, 1) + "\n");
+verifyArtifact(outDir);
+log(`wrote ${outDir} (model version ${version})`);
+console.log(JSON.stringify({ version, out: outDir, calibration }, null, 2));
