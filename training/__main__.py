@@ -1,4 +1,4 @@
-"""`python -m training <command>`: smoke, default, train, export, publish (+ distill/evaluate when present).
+"""`python -m training <command>`: smoke, default, train, publish, distill, evaluate.
 
 Each module registers its own subcommand with `add_command(subparsers)`; adding one is one line below.
 """

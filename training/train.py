@@ -191,13 +191,6 @@ def save_checkpoint(path: Path, model: MetaModel, cfg: TrainConfig, history: lis
                 "history": history, "encoder": encoder_info}, path)
 
 
-def load_checkpoint(path: Path) -> tuple[MetaModel, dict]:
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    model = MetaModel.from_args(ckpt["model_args"])
-    model.load_state_dict(ckpt["state_dict"])
-    return model.float().eval(), ckpt
-
-
 def main(cfg: TrainConfig, out: Path, encoder=None) -> dict:
     """Loads the protocol's data, embeds it (cached), meta-trains, writes checkpoint.pt + history.json."""
     from training.encoders import get_encoder

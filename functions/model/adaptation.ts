@@ -17,10 +17,6 @@ export interface AdaptedTask {
 const isolateCache = new Map<string, AdaptedTask>(); // key: account/task/fingerprint
 const inFlight = new Map<string, Promise<AdaptedTask | null>>();
 
-export function clearAdaptationCacheForTests(): void {
-  isolateCache.clear();
-}
-
 /** Clocks stand still inside a Worker until I/O happens; a zero timer lets them move (recipes.md). */
 const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 

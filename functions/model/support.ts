@@ -29,10 +29,6 @@ interface ExampleEmbeddingRow {
 const MAX_CACHED_TASKS = 256;
 const cache = new Map<string, Support>(); // key: account/task, insertion order = LRU order
 
-export function clearSupportCacheForTests(): void {
-  cache.clear();
-}
-
 function toBuffer(value: ExampleEmbeddingRow["embedding"]): ArrayBuffer | null {
   if (value == null) return null;
   if (value instanceof ArrayBuffer) return value;
