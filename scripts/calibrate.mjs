@@ -10,11 +10,12 @@
 // production model code in workerd (scripts/eval.worker.ts). The grid search picks the center and scale
 // that, at the default threshold, best balance out-of-scope inputs routed to the LLM against in-scope
 // inputs answered by the model. CLINC150's oos split stays the held-out test (`npm run eval`).
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { describeArtifact, resolveArtifact, verifyArtifact } from "./artifact.mjs";
 import { cascade, confidenceWith, DEFAULT_THRESHOLD, pool } from "./cascade.mjs";
+import { byLabel, readJsonl, rng, shuffle as shuffleWith } from "./episodes.mjs";
 import { startEvalWorker } from "./worker-client.mjs";
 import { guardWorkerd } from "./workerd-guard/guard.mjs";
 
@@ -33,28 +34,13 @@ const { manifest } = verifyArtifact(artifactDir);
 log(describeArtifact(artifactDir, manifest));
 const outDir = resolve(opt.out ?? join(ROOT, ".cache", "models", `${manifest.version.replace(/-cal$/, "")}-cal`));
 
-const rows = (f) => readFileSync(src(f), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l)).map(({ text, label }) => ({ text, label }));
-const byLabel = (rs) => rs.reduce((m, r) => m.set(r.label, [...(m.get(r.label) ?? []), r]), new Map());
+const rows = (f) => readJsonl(src(f)).map(({ text, label }) => ({ text, label }));
 const train = byLabel(rows("train.jsonl"));
 const test = byLabel(rows("test.jsonl"));
 const intents = [...train.keys()].filter((l) => train.get(l).length >= 10 && (test.get(l)?.length ?? 0) > 0).sort();
 
-let state = Number(opt.seed) >>> 0; // mulberry32: the same episodes on every run
-const rand = () => {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
-const shuffle = (xs) => {
-  const a = [...xs];
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [a[i], a[j]] = [a[j], a[i]];
-  }
-  return a;
-};
+const rand = rng(Number(opt.seed)); // the same episodes on every run
+const shuffle = (xs) => shuffleWith(xs, rand);
 
 const worker = await startEvalWorker(artifactDir);
 const inScope = [];

@@ -7,9 +7,10 @@
 // the same episodes for the adapted model and the frozen-encoder baselines — and prints one JSON object.
 // DIR is laid out like ../shared/data/<set>/: train_K.jsonl (else train.jsonl) is the support pool,
 // test.jsonl the query set. See docs/edge-runtime.md.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { format, parseArgs } from "node:util";
+import { byLabel, readJsonl, rng, shuffle } from "./episodes.mjs";
 import { startEvalWorker } from "./worker-client.mjs";
 import { cascade, DEFAULT_THRESHOLD, pool as poolScores } from "./cascade.mjs";
 import { ArtifactError, describeArtifact, resolveArtifact, verifyArtifact } from "./artifact.mjs";
@@ -56,7 +57,6 @@ try {
   fail(error.message);
 }
 
-const readJsonl = (file) => readFileSync(file, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
 const poolFile = existsSync(resolve(dataDir, `train_${shots}.jsonl`)) ? `train_${shots}.jsonl` : "train.jsonl";
 if (!existsSync(resolve(dataDir, poolFile)) || !existsSync(resolve(dataDir, "test.jsonl"))) fail(`${dataDir} needs ${poolFile} and test.jsonl`);
 const pool = readJsonl(resolve(dataDir, poolFile));
@@ -66,26 +66,6 @@ const oosFile = resolve(dataDir, "oos_test.jsonl");
 const oos = existsSync(oosFile) ? readJsonl(oosFile).map(({ text, label }) => ({ text, label })) : null;
 const threshold = Number(opt.threshold);
 
-// Seeded episodes (mulberry32), so every method and every rerun sees the same ones.
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const shuffle = (xs, r) => {
-  const a = [...xs];
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(r() * (i + 1));
-    [a[i], a[j]] = [a[j], a[i]];
-  }
-  return a;
-};
-const byLabel = (rows) => rows.reduce((m, r) => m.set(r.label, [...(m.get(r.label) ?? []), r]), new Map());
 const poolBy = byLabel(pool);
 const testBy = byLabel(test);
 const allLabels = [...poolBy.keys()].filter((l) => poolBy.get(l).length >= shots && testBy.has(l)).sort();
