@@ -9,7 +9,8 @@ export type ErrorCode =
   | "LLM_NOT_CONFIGURED"
   | "LLM_UNAVAILABLE"
   | "MODEL_UNAVAILABLE"
-  | "PAYLOAD_TOO_LARGE";
+  | "PAYLOAD_TOO_LARGE"
+  | "QUERY_TOO_COMPLEX";
 
 export interface FieldIssue {
   path: string;
@@ -49,6 +50,12 @@ export const llmNotConfigured = () =>
 export const llmUnavailable = (message: string) => new AppError("LLM_UNAVAILABLE", message, 502);
 export const payloadTooLarge = (limitBytes: number) =>
   new AppError("PAYLOAD_TOO_LARGE", `The request body is larger than this route accepts (${limitBytes} bytes).`, 413);
+export const queryTooComplex = (cost: number, limit: number) =>
+  new AppError(
+    "QUERY_TOO_COMPLEX",
+    `The query costs ${cost}, over the limit of ${limit}: ask for smaller pages (first) or fewer nested lists, and page through the rest.`,
+    400,
+  );
 export const modelUnavailable = (message: string) => new AppError("MODEL_UNAVAILABLE", message, 503);
 /** The active model version cannot be loaded: tenants get a plain message, `detail` goes to the logs. */
 export const modelBroken = (detail: string) =>

@@ -1,6 +1,6 @@
 // Agent: instructions and the LLM it talks to. Deleting one removes everything below it.
 import { createAgent, deleteAgent, getAgent, listAgents, updateAgent } from "../functions/agents";
-import { builder } from "./builder";
+import { builder, QUERY_COST } from "./builder";
 import { withoutNulls } from "./input";
 import { LlmStatusRef, llmStatus } from "./llm";
 import { forwardPageArgs, pageArgs, toConnection } from "./page";
@@ -11,7 +11,7 @@ builder.objectType(AgentRef, {
   fields: (t) => ({
     id: t.exposeID("id"),
     name: t.exposeString("name"),
-    instructions: t.exposeString("instructions"),
+    instructions: t.exposeString("instructions", { complexity: QUERY_COST.longText }),
     llmModel: t.exposeString("llmModel", { nullable: true, description: "null: the Worker's default model." }),
     llmBaseUrl: t.exposeString("llmBaseUrl", { nullable: true, description: "null: the Worker's default endpoint." }),
     llm: t.field({ type: LlmStatusRef, resolve: (agent, _args, ctx) => llmStatus(ctx.deps.env, agent) }),

@@ -1,9 +1,13 @@
 // Configures the Pothos builder (context, plugins, scalars) and defines no domain types: each type
 // lives in its own module, assembled by schema/index.ts.
 import SchemaBuilder from "@pothos/core";
+import ComplexityPlugin from "@pothos/plugin-complexity";
 import RelayPlugin from "@pothos/plugin-relay";
+import { getNamedType, isListType, isNonNullType, type GraphQLField, type GraphQLOutputType } from "graphql";
 import type { Auth } from "../functions/accounts";
 import type { Deps } from "../functions/deps";
+import { LIMITS } from "../functions/validation";
+import { queryTooComplex } from "../functions/errors";
 import type { Loaders } from "./loaders";
 
 export type { Auth };
@@ -15,6 +19,30 @@ export interface Context {
   loaders: Loaders;
 }
 
+/**
+ * What one query may cost, counted before any resolver runs (@pothos/plugin-complexity): every field
+ * costs 1 and a long text field (input, output, content, ...) `longText`; a connection multiplies what
+ * is selected under it by the page it asks for (`first`, default 20), a plain list by `list`. Depth and
+ * alias limits alone let a 300-byte query (examples → task → examples, first 100 each) return 55 MB.
+ * With these costs a page of 100 examples with their texts costs ~4 300, and no answer can hold more
+ * than limit / longText = 1 250 long texts (10 MB at their 8 000-character cap).
+ */
+export const QUERY_COST = { limit: 25_000, longText: 20, list: 10 } as const;
+
+function listOf(type: GraphQLOutputType): boolean {
+  return isListType(type) || (isNonNullType(type) && isListType(type.ofType));
+}
+
+function fieldComplexity(args: Record<string, unknown>, _ctx: Context, field: GraphQLField<unknown, Context>) {
+  if (field.args.some((a) => a.name === "first")) {
+    const first = typeof args.first === "number" ? args.first : LIMITS.defaultPageSize;
+    return { field: 1, multiplier: Math.max(0, first) };
+  }
+  // A connection's edges are its page, already counted by the connection field.
+  if (field.name === "edges" && getNamedType(field.type).name.endsWith("Edge")) return { field: 1, multiplier: 1 };
+  return listOf(field.type) ? { field: 1, multiplier: QUERY_COST.list } : 1;
+}
+
 export const builder = new SchemaBuilder<{
   Context: Context;
   DefaultFieldNullability: false;
@@ -23,8 +51,13 @@ export const builder = new SchemaBuilder<{
     JSON: { Input: unknown; Output: unknown };
   };
 }>({
-  plugins: [RelayPlugin],
+  plugins: [ComplexityPlugin, RelayPlugin],
   defaultFieldNullability: false,
+  complexity: {
+    fieldComplexity,
+    limit: { complexity: QUERY_COST.limit },
+    complexityError: (_kind, result) => queryTooComplex(result.complexity, result.maxComplexity ?? QUERY_COST.limit),
+  },
   relay: {
     clientMutationId: "omit",
     cursorType: "String",

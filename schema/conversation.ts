@@ -1,7 +1,7 @@
 // Conversation: the multi-turn context of a task's executions; each successful turn adds a user and
 // an assistant Message.
 import { getConversation, listConversations, listMessages } from "../functions/conversations";
-import { builder } from "./builder";
+import { builder, QUERY_COST } from "./builder";
 import { loadTask } from "./load";
 import { childPage, forwardPageArgs, pageArgs, toConnection } from "./page";
 import { ConversationConnection, ConversationRef, ExecutionRef, MessageConnection, MessageRef, TaskRef } from "./refs";
@@ -12,7 +12,7 @@ builder.objectType(MessageRef, {
   fields: (t) => ({
     id: t.exposeID("id"),
     role: t.field({ type: MessageRoleEnum, resolve: (m) => m.role }),
-    content: t.exposeString("content"),
+    content: t.exposeString("content", { complexity: QUERY_COST.longText }),
     execution: t.field({
       type: ExecutionRef,
       nullable: true,

@@ -1,7 +1,7 @@
 // Example: one demonstration in a task's support set (from the user, or from Feedback).
 import { addExamples, getExamplesByIds, listExamples, removeExample } from "../functions/examples";
 import { notFound } from "../functions/errors";
-import { builder } from "./builder";
+import { builder, QUERY_COST } from "./builder";
 import { withoutNulls } from "./input";
 import { loadTask } from "./load";
 import { childPage, forwardPageArgs, pageArgs, toConnection } from "./page";
@@ -25,9 +25,9 @@ builder.objectType(ExampleRef, {
   description: "One demonstration of a Task.",
   fields: (t) => ({
     id: t.exposeID("id"),
-    input: t.exposeString("input"),
+    input: t.exposeString("input", { complexity: QUERY_COST.longText }),
     label: t.exposeString("label", { nullable: true }),
-    output: t.exposeString("output", { nullable: true }),
+    output: t.exposeString("output", { nullable: true, complexity: QUERY_COST.longText }),
     source: t.field({ type: ExampleSourceEnum, resolve: (e) => e.source }),
     embeddingModelVersion: t.exposeString("embeddingModelVersion", {
       nullable: true,

@@ -1,7 +1,7 @@
 // Execution: one input run through a task, with how it was answered (LLM baseline, model, or both).
 import { executeTask, getExecution, listExecutions } from "../functions/executions";
 import type { DemonstrationRef, LabelScore } from "../functions/types";
-import { builder } from "./builder";
+import { builder, QUERY_COST } from "./builder";
 import { loadConversation, loadTask } from "./load";
 import { childPage, forwardPageArgs, pageArgs, toConnection } from "./page";
 import { ConversationRef, ExampleRef, ExecutionConnection, ExecutionRef, TaskRef } from "./refs";
@@ -38,8 +38,8 @@ builder.objectType(ExecutionRef, {
   description: "One input run through a Task.",
   fields: (t) => ({
     id: t.exposeID("id"),
-    input: t.exposeString("input"),
-    output: t.exposeString("output", { nullable: true, description: "null when the execution failed." }),
+    input: t.exposeString("input", { complexity: QUERY_COST.longText }),
+    output: t.exposeString("output", { nullable: true, complexity: QUERY_COST.longText, description: "null when the execution failed." }),
     status: t.field({ type: ExecutionStatusEnum, resolve: (e) => e.status }),
     errorCode: t.exposeString("errorCode", { nullable: true, description: "The typed error of a failed execution." }),
     path: t.field({ type: ExecutionPathEnum, resolve: (e) => e.path }),

@@ -1,7 +1,7 @@
 // Feedback: a rating or correction of an Execution. A correction becomes an Example of the task.
 import { notFound } from "../functions/errors";
 import { getFeedback, listFeedback, submitFeedback } from "../functions/feedback";
-import { builder } from "./builder";
+import { builder, QUERY_COST } from "./builder";
 import { withoutNulls } from "./input";
 import { loadExecution, loadTask } from "./load";
 import { childPage, forwardPageArgs, pageArgs, toConnection } from "./page";
@@ -12,8 +12,8 @@ builder.objectType(FeedbackRef, {
     id: t.exposeID("id"),
     rating: t.exposeInt("rating", { nullable: true, description: "-1, 0 or 1." }),
     correctedLabel: t.exposeString("correctedLabel", { nullable: true }),
-    correctedOutput: t.exposeString("correctedOutput", { nullable: true }),
-    comment: t.exposeString("comment"),
+    correctedOutput: t.exposeString("correctedOutput", { nullable: true, complexity: QUERY_COST.longText }),
+    comment: t.exposeString("comment", { complexity: QUERY_COST.longText }),
     execution: t.field({ type: ExecutionRef, resolve: (f, _args, ctx) => loadExecution(ctx, f.executionId) }),
     task: t.field({ type: TaskRef, resolve: (f, _args, ctx) => loadTask(ctx, f.taskId) }),
     example: t.field({

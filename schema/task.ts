@@ -3,7 +3,7 @@
 import {
   createTask, createTaskFromRequest, deleteTask, getTask, listTasks, updateTask,
 } from "../functions/tasks";
-import { builder } from "./builder";
+import { builder, QUERY_COST } from "./builder";
 import { ExampleInput } from "./example";
 import { withoutNulls } from "./input";
 import { loadAgent } from "./load";
@@ -22,7 +22,7 @@ builder.objectType(TaskRef, {
   fields: (t) => ({
     id: t.exposeID("id"),
     name: t.exposeString("name"),
-    description: t.exposeString("description"),
+    description: t.exposeString("description", { complexity: QUERY_COST.longText }),
     kind: t.field({ type: TaskKindEnum, resolve: (task) => task.kind }),
     labels: t.exposeStringList("labels"),
     parameters: t.expose("parameters", { type: "JSON" }),

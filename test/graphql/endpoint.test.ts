@@ -6,6 +6,7 @@ import { isInputObjectType, isObjectType, printSchema } from "graphql";
 import { describe, expect, it } from "vitest";
 import committed from "../../schema.graphql?raw";
 import { schema } from "../../schema/index";
+import { QUERY_COST } from "../../schema/builder";
 import { handleGraphQL, QUERY_LIMITS } from "../../schema/yoga";
 import { call, newAccount, newTask, type TestAccount } from "../support/fixtures";
 import { codes, gql } from "./gql";
@@ -38,7 +39,7 @@ async function run(account: TestAccount, db: D1Database, query: string) {
   return { status: res.status, text, body: JSON.parse(text) as { data?: { agents: { edges: { node: { tasks: { edges: { node: { examples: { edges: unknown[] } } }[] } } }[] } }; errors?: { message: string; extensions?: { code?: string } }[] } };
 }
 
-const NESTED = `{ agents(first: 50) { edges { node { id tasks { edges { node { id agent { id }
+const NESTED = `{ agents(first: 10) { edges { node { id tasks { edges { node { id agent { id }
   examples(first: 3) { edges { node { id task { id } } } pageInfo { hasNextPage } }
   latestAdaptation { id } executions { edges { cursor } } conversations { edges { cursor } } } } } } } } }`;
 
@@ -102,6 +103,38 @@ describe("GraphQL batching and limits", () => {
     // The nested query the batching test runs stays within the limits.
     const ok = await run(account, env.DB, NESTED);
     expect(ok.body.errors).toBeUndefined();
+  });
+});
+
+describe("GraphQL query cost", () => {
+  it("refuses a query whose nested pages multiply past the cost limit, before any resolver reads D1", async () => {
+    const account = await newAccount();
+    const task = await newTask(account.deps);
+    // examples → task → examples, 100 each: 10 000 example texts from a 200-byte document.
+    const query = `{ examples(taskId: "${task.id}", first: 100) { edges { node { task {
+      examples(first: 100) { edges { node { input output } } } } } } } }`;
+    const sql: string[] = [];
+    const { body } = await run(account, recordingDb(sql), query);
+    expect(body.data ?? null).toBeNull();
+    expect(body.errors?.[0]?.extensions?.code).toBe("QUERY_TOO_COMPLEX");
+    expect(body.errors?.[0]?.message).toContain(`over the limit of ${QUERY_COST.limit}`);
+    expect(sql).toEqual([]);
+    // The same shape with small pages is served.
+    const small = await run(account, env.DB, query.replaceAll("first: 100", "first: 5"));
+    expect(small.body.errors).toBeUndefined();
+  });
+
+  it("counts what a connection asks for (first), not what it happens to hold", async () => {
+    const account = await newAccount();
+    const task = await newTask(account.deps);
+    const page = (first: number) => `{ examples(taskId: "${task.id}", first: ${first}) { edges { node { id input output label } } } }`;
+    // A page of 100 examples with their texts is an ordinary request…
+    const ok = await run(account, env.DB, page(100));
+    expect(ok.body.errors).toBeUndefined();
+    // …but asking for 100 of them under each of 100 agents' tasks is not, though this account has one task.
+    const fanOut = `{ agents(first: 100) { edges { node { tasks(first: 100) { edges { node { description } } } } } } }`;
+    const refused = await run(account, env.DB, fanOut);
+    expect(refused.body.errors?.[0]?.extensions?.code).toBe("QUERY_TOO_COMPLEX");
   });
 });
 
