@@ -6,6 +6,7 @@ import { unauthenticated } from "./errors";
 export interface Auth {
   accountId: string;
   isAdmin: boolean; // may register/activate model versions
+  keyId?: string; // the API key's row id: what per-key rate limits count
 }
 
 const KEY_PATTERN = /^aa_[A-Za-z0-9_-]{43}$/;
@@ -53,7 +54,7 @@ export async function authenticate(
         .catch((error: unknown) => console.warn(JSON.stringify({ event: "api_key_touch_failed", error: String(error) }))),
     );
   }
-  return { accountId: row.account_id, isAdmin: row.is_admin === 1 };
+  return { accountId: row.account_id, isAdmin: row.is_admin === 1, keyId: row.id };
 }
 
 /** Creates an account and its first key in one batch; the plain key is returned once and never stored. */

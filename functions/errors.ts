@@ -10,7 +10,8 @@ export type ErrorCode =
   | "LLM_UNAVAILABLE"
   | "MODEL_UNAVAILABLE"
   | "PAYLOAD_TOO_LARGE"
-  | "QUERY_TOO_COMPLEX";
+  | "QUERY_TOO_COMPLEX"
+  | "RATE_LIMITED";
 
 export interface FieldIssue {
   path: string;
@@ -27,6 +28,8 @@ export class AppError extends Error {
     readonly detail?: string,
     /** The failed Execution this error was stored as, when there is one (in every response). */
     readonly executionId?: string,
+    /** Seconds after which a retry may succeed (the Retry-After header of a 429). */
+    readonly retryAfter?: number,
   ) {
     super(message);
     this.name = "AppError";
@@ -34,7 +37,7 @@ export class AppError extends Error {
 
   /** The same error, naming the failed Execution that records it. */
   forExecution(executionId: string): AppError {
-    return new AppError(this.code, this.message, this.status, this.issues, this.detail, executionId);
+    return new AppError(this.code, this.message, this.status, this.issues, this.detail, executionId, this.retryAfter);
   }
 }
 
@@ -50,6 +53,8 @@ export const llmNotConfigured = () =>
 export const llmUnavailable = (message: string) => new AppError("LLM_UNAVAILABLE", message, 502);
 export const payloadTooLarge = (limitBytes: number) =>
   new AppError("PAYLOAD_TOO_LARGE", `The request body is larger than this route accepts (${limitBytes} bytes).`, 413);
+export const rateLimited = (what: string, periodSeconds: number) =>
+  new AppError("RATE_LIMITED", `Too many ${what}: try again in ${periodSeconds} s.`, 429, [], undefined, undefined, periodSeconds);
 export const queryTooComplex = (cost: number, limit: number) =>
   new AppError(
     "QUERY_TOO_COMPLEX",

@@ -1,28 +1,50 @@
-// Bearer-key authentication for everything except /health, /openapi.json and the GraphiQL page.
-// The authenticated account rides on the Hono context as `auth`.
+// Bearer-key authentication for everything except /health, /openapi.json and the GraphiQL page, with
+// the rate limits of workers/rateLimit.ts. The authenticated account rides on the Hono context as `auth`.
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { authenticate, type Auth } from "../functions/accounts";
+import { AppError } from "../functions/errors";
+import { checkAddress, clientAddress, limitKey, recordAuthFailure } from "./rateLimit";
 
 export type AppEnv = { Bindings: Env; Variables: { auth: Auth } };
 
 /** Hands background work (the key's last-used stamp) to the request's waitUntil. */
 export const deferTo = (c: Context<AppEnv>) => (work: Promise<unknown>) => c.executionCtx.waitUntil(work);
 
+/**
+ * The request's account, or UNAUTHENTICATED (401); RATE_LIMITED (429) when its address failed too often
+ * lately (checked before the key is looked up) or its key is over its request limit.
+ */
+export async function authenticateRequest(c: Context<AppEnv>): Promise<Auth> {
+  const address = clientAddress(c.req.raw);
+  checkAddress(address);
+  let auth: Auth;
+  try {
+    auth = await authenticate(c.env.DB, c.req.header("authorization"), deferTo(c));
+  } catch (error) {
+    if (error instanceof AppError && error.code === "UNAUTHENTICATED") throw (await recordAuthFailure(c.env, address)) ?? error;
+    throw error;
+  }
+  if (auth.keyId) await limitKey(c.env, auth.keyId);
+  return auth;
+}
+
 export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
-  c.set("auth", await authenticate(c.env.DB, c.req.header("authorization"), deferTo(c))); // throws UNAUTHENTICATED
+  c.set("auth", await authenticateRequest(c));
   await next();
 });
 
-/** For /graphql: the key is checked here, but a missing/invalid one is answered by the GraphQL layer. */
-export async function optionalAuth(
-  db: D1Database,
-  header: string | undefined,
-  defer?: (work: Promise<unknown>) => void,
-): Promise<Auth | null> {
+/**
+ * For /graphql: null without an Authorization header (the GraphiQL page, a CORS preflight) or with a
+ * key that does not authenticate — the GraphQL layer answers those with its own 401. A rate limit
+ * still throws RATE_LIMITED.
+ */
+export async function optionalAuth(c: Context<AppEnv>): Promise<Auth | null> {
+  if (c.req.header("authorization") === undefined) return null;
   try {
-    return await authenticate(db, header, defer);
-  } catch {
-    return null;
+    return await authenticateRequest(c);
+  } catch (error) {
+    if (error instanceof AppError && error.code === "UNAUTHENTICATED") return null;
+    throw error;
   }
 }

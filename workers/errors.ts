@@ -9,9 +9,24 @@ export interface ErrorBody {
   error: { code: string; message: string; issues: { path: string; message: string }[]; executionId?: string };
 }
 
+function errorHeaders(error: AppError): Record<string, string> {
+  return {
+    ...(error.code === "UNAUTHENTICATED" ? { "www-authenticate": "Bearer" } : {}),
+    ...(error.retryAfter !== undefined ? { "retry-after": String(error.retryAfter) } : {}),
+  };
+}
+
+/** An AppError answered before the GraphQL layer runs, shaped like every answer of /graphql. */
+export function graphqlErrorResponse(error: AppError): Response {
+  return Response.json(
+    { errors: [{ message: error.message, extensions: { code: error.code } }] },
+    { status: error.status, headers: errorHeaders(error) },
+  );
+}
+
 export function errorResponse(error: unknown, c: Context): Response {
   if (error instanceof AppError) {
-    const headers: Record<string, string> = error.code === "UNAUTHENTICATED" ? { "www-authenticate": "Bearer" } : {};
+    const headers = errorHeaders(error);
     const body: ErrorBody = {
       error: { code: error.code, message: error.message, issues: error.issues, ...(error.executionId ? { executionId: error.executionId } : {}) },
     };

@@ -2,11 +2,11 @@
 // they authenticate, build Deps and call functions/; errors become responses in workers/errors.ts.
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { payloadTooLarge } from "../functions/errors";
+import { AppError, payloadTooLarge } from "../functions/errors";
 import { exportFeedback } from "../functions/feedbackExport";
 import { handleGraphQL } from "../schema/yoga";
-import { deferTo, optionalAuth, type AppEnv } from "./auth";
-import { errorResponse } from "./errors";
+import { optionalAuth, type AppEnv } from "./auth";
+import { errorResponse, graphqlErrorResponse } from "./errors";
 import { rest } from "./rest";
 
 const app = new Hono<AppEnv>();
@@ -36,10 +36,7 @@ export const BODY_LIMITS = { large: 16 << 20, small: 256 << 10 } as const;
 const limit = (maxSize: number) => bodyLimit({ maxSize, onError: () => { throw payloadTooLarge(maxSize); } });
 app.use("/graphql", bodyLimit({
   maxSize: BODY_LIMITS.large,
-  onError: () => {
-    const error = payloadTooLarge(BODY_LIMITS.large); // GraphQL-shaped, like every answer of /graphql
-    return Response.json({ errors: [{ message: error.message, extensions: { code: error.code } }] }, { status: error.status });
-  },
+  onError: () => graphqlErrorResponse(payloadTooLarge(BODY_LIMITS.large)),
 }));
 app.use("/tasks", limit(BODY_LIMITS.large));
 app.use("/execute_task", limit(BODY_LIMITS.small));
@@ -48,9 +45,15 @@ app.use("/feedback", limit(BODY_LIMITS.small));
 app.get("/health", (c) => c.json({ ok: true }));
 
 // GraphiQL (a browser GET) is served without a key; every operation needs one — handleGraphQL answers
-// a missing/invalid key with a GraphQL-shaped 401.
+// a missing/invalid key with a GraphQL-shaped 401, a rate limit is a GraphQL-shaped 429.
 app.on(["GET", "POST", "OPTIONS"], "/graphql", async (c) => {
-  const auth = await optionalAuth(c.env.DB, c.req.header("authorization"), deferTo(c));
+  let auth;
+  try {
+    auth = await optionalAuth(c);
+  } catch (error) {
+    if (error instanceof AppError) return graphqlErrorResponse(error);
+    throw error;
+  }
   // Hono types executionCtx with its own narrower interface; at run time it is the Workers context.
   return handleGraphQL(c.req.raw, c.env, c.executionCtx as ExecutionContext, auth);
 });

@@ -75,6 +75,11 @@ export const errorResponses = {
   400: { description: "Invalid input (VALIDATION_FAILED)", content: { "application/json": { schema: ErrorSchema } } },
   401: { description: "Missing or unknown API key (UNAUTHENTICATED)", content: { "application/json": { schema: ErrorSchema } } },
   404: { description: "Not found in this account (NOT_FOUND)", content: { "application/json": { schema: ErrorSchema } } },
+  429: {
+    description: "Too many requests with this key, or too many failed authentications from this address (RATE_LIMITED); Retry-After says when to retry",
+    headers: { "Retry-After": { description: "seconds", schema: { type: "integer" } } },
+    content: { "application/json": { schema: ErrorSchema } },
+  },
 } as const;
 
 export const llmErrorResponses = {

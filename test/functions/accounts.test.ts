@@ -20,8 +20,9 @@ describe("accounts and API keys", () => {
   it("authenticates a Bearer key to its account and admin flag", async () => {
     const admin = await createAccountWithKey(env.DB, "a", { isAdmin: true });
     const user = await createAccountWithKey(env.DB, "b");
-    expect(await authenticate(env.DB, `Bearer ${admin.apiKey}`)).toEqual({ accountId: admin.accountId, isAdmin: true });
-    expect(await authenticate(env.DB, `bearer ${user.apiKey}`)).toEqual({ accountId: user.accountId, isAdmin: false });
+    const keyOf = (accountId: string) => env.DB.prepare("SELECT id FROM api_keys WHERE account_id = ?").bind(accountId).first<string>("id");
+    expect(await authenticate(env.DB, `Bearer ${admin.apiKey}`)).toEqual({ accountId: admin.accountId, isAdmin: true, keyId: await keyOf(admin.accountId) });
+    expect(await authenticate(env.DB, `bearer ${user.apiKey}`)).toEqual({ accountId: user.accountId, isAdmin: false, keyId: await keyOf(user.accountId) });
   });
 
   it("records when a key was last used, off the request path and at most every 10 minutes", async () => {
