@@ -342,15 +342,18 @@ def train_context(static: StaticEncoder, cfg: ContextConfig, tune_texts: list[st
     return trained, report
 
 
-def build_context_student(cfg: ContextConfig = SHIPPED_CONTEXT, holdout: str | None = None) -> ContextEncoder:
-    """The shipped static student plus a context net trained on the same tuning corpus; cached."""
+def build_context_student(cfg: ContextConfig = SHIPPED_CONTEXT, holdout: str | None = None,
+                          student=None) -> ContextEncoder:
+    """A static student (the shipped recipe unless `student`, a DistillConfig, says otherwise) plus a
+    context net trained on the same tuning corpus; cached."""
     from training.distill import ENCODERS_CACHE, RECIPE_VERSION, SHIPPED, build_student, tuning_corpus
 
-    out = ENCODERS_CACHE / f"context-r{RECIPE_VERSION}-{SHIPPED.key()}-{cfg.key()}-{holdout or 'all'}"
+    student = student or SHIPPED
+    out = ENCODERS_CACHE / f"context-r{RECIPE_VERSION}-{student.key()}-{cfg.key()}-{holdout or 'all'}"
     if (out / META_FILE).is_file():
         return ContextEncoder.load(out)
-    static = build_student(SHIPPED, holdout)
-    tune, valid = tuning_corpus(holdout)
+    static = build_student(student, holdout)
+    tune, valid = tuning_corpus(holdout, student.corpus)
     enc, report = train_context(static, cfg, tune, valid)
     report["holdout"] = holdout
     tmp = out.with_name(out.name + ".tmp")

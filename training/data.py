@@ -95,6 +95,20 @@ def load_splits() -> dict:
     return _splits_cached(str(path))
 
 
+def load_texts(rel: str) -> list[str]:
+    """The texts of one JSONL file, labelled or not (e.g. "sgd/utterances_train")."""
+    path = data_dir() / f"{rel.removesuffix('.jsonl')}.jsonl"
+    if not path.is_file():
+        raise DataError(f"{path} not found: set ADAPTAGENT_DATA_DIR to the folder holding {rel.split('/')[0]}/")
+    return list(_jsonl(path, lambda row: str(row["text"]), 'expected {"text"} JSON'))
+
+
+def set_texts(set_name: str) -> set[str]:
+    """Every text of a set, whatever its split: what a cross-clean corpus for that target must not contain."""
+    return {text for path in sorted((data_dir() / set_name).glob("*.jsonl"))
+            for text in load_texts(f"{set_name}/{path.stem}")}
+
+
 def _file(rel: str) -> list[Utterance]:
     set_name, split = rel.removesuffix(".jsonl").split("/")
     return [Utterance(u.text, f"{set_name}/{u.label}") for u in load_jsonl(set_name, split)]

@@ -27,8 +27,7 @@ import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from tqdm import tqdm
@@ -49,6 +48,9 @@ class DistillConfig:
     tune: bool = True  # step 4; False = pure model2vec-style PCA + SIF table
     center: bool = False  # match the teacher minus its corpus mean (the shift is folded into the rows)
     shared_map: bool = False  # tuning also learns one d x d map applied to every row (reaches unseen tokens)
+    # "sets": the intent sets' train texts (held-out target excluded); the others add ../shared/data/sgd's
+    # user turns, a broad multi-domain corpus that is never an evaluation target (CORPUS_FILES).
+    corpus: str = "sets"
     sif_a: float = 1e-3
     epochs: int = 12
     batch_size: int = 256
@@ -61,7 +63,8 @@ class DistillConfig:
 
     def key(self) -> str:
         # Options added later are left out while off, so students cached before them keep their key.
-        fields = {k: v for k, v in asdict(self).items() if not (k in ("center", "shared_map") and v is False)}
+        fields = {k: v for k, v in asdict(self).items()
+                  if not (k in ("center", "shared_map") and v is False) and not (k == "corpus" and v == "sets")}
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -276,12 +279,38 @@ def distill(cfg: DistillConfig, tune_texts: list[str], valid_texts: list[str],
     return student, report
 
 
-def tuning_corpus(holdout: str | None) -> tuple[list[str], list[str]]:
-    """(tune, valid) texts: never a text of the held-out target, never a test split."""
+# Tuning corpora: the sets' train texts, plus sgd's user turns — all of them (labelled and unlabelled), or
+# only its labelled, intent-bearing turns. sgd's valid/test files stay out: meta-valid is the sets'.
+CORPUS_FILES = {"sets": (), "sets+sgd": ("sgd/utterances_train", "sgd/train"), "sets+sgd-labelled": ("sgd/train",)}
+CORPORA = tuple(CORPUS_FILES)
+
+
+def tuning_corpus(holdout: str | None, corpus: str = "sets") -> tuple[list[str], list[str]]:
+    """(tune, valid) texts: never a text of the held-out target, never a test split.
+
+    With an sgd corpus its user turns are added to the tuning texts, and any text that also occurs
+    anywhere in the held-out target (train, valid or test) is dropped from tune and valid: with a holdout
+    that corpus is cross-clean. Meta-valid (early stopping) stays the sets' valid texts.
+    """
     from training import data
 
+    if corpus not in CORPORA:
+        raise data.DataError(f"unknown tuning corpus {corpus!r}; choose from {CORPORA}")
     part = data.cross_dataset_partition(holdout) if holdout else data.all_sets_partition()
-    return [u.text for u in part.meta_train], [u.text for u in part.meta_valid]
+    tune, valid = [u.text for u in part.meta_train], [u.text for u in part.meta_valid]
+    if CORPUS_FILES[corpus]:
+        # Cross-clean: no text of the target in any split, here or in the sets' part (which the "sets"
+        # corpus only clears of the target's test texts: 1-69 shared train/valid texts per target).
+        banned = data.set_texts(holdout) if holdout else set()
+        tune = [t for t in tune if t not in banned]
+        valid = [t for t in valid if t not in banned]
+        seen = set(tune)
+        for rel in CORPUS_FILES[corpus]:
+            for text in data.load_texts(rel):
+                if text not in banned and text not in seen:
+                    seen.add(text)
+                    tune.append(text)
+    return tune, valid
 
 
 def build_student(cfg: DistillConfig, holdout: str | None = None) -> StaticEncoder:
@@ -289,7 +318,7 @@ def build_student(cfg: DistillConfig, holdout: str | None = None) -> StaticEncod
     out = ENCODERS_CACHE / f"{cfg.name}-r{RECIPE_VERSION}-{cfg.key()}-{holdout or 'all'}"
     if (out / "static_encoder.json").is_file():
         return StaticEncoder.load(out)
-    tune, valid = tuning_corpus(holdout)
+    tune, valid = tuning_corpus(holdout, cfg.corpus)
     student, report = distill(cfg, tune, valid)
     report["holdout"] = holdout
     tmp = out.with_name(out.name + ".tmp")

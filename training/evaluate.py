@@ -76,13 +76,20 @@ ENCODERS = {
     # The static student + its context net (training/context_encoder.py), shipped and held-out builds.
     "static-ctx-shipped": lambda holdout: _context(None),
     "static-ctx": lambda holdout: _context(holdout),
+    # The same recipes with ../shared/data/sgd's user turns added to the tuning corpus (distill.CORPORA);
+    # held-out builds never see any text of the target (cross-clean).
+    "static-sgd": _student(corpus="sets+sgd"),
+    "static-sgd-ctx": lambda holdout: _context(holdout, corpus="sets+sgd"),
+    "static-sgdl": _student(corpus="sets+sgd-labelled"),
+    "static-sgdl-ctx": lambda holdout: _context(holdout, corpus="sets+sgd-labelled"),
 }
 
 
-def _context(holdout):
+def _context(holdout, **student_changes):
     from training.context_encoder import build_context_student
+    from training.distill import SHIPPED
 
-    return build_context_student(holdout=holdout)
+    return build_context_student(holdout=holdout, student=replace(SHIPPED, **student_changes))
 _TEACHER: list = []
 
 
@@ -250,8 +257,10 @@ def run(cfg: EvalConfig) -> dict:
         model = NO_META_MODEL if method == NO_META else ALGORITHM_MODEL.get(method)
         key = (protocol, target, enc, method, RECIPE_VERSION, SHIPPED.key(), model, {k: settings[k] for k in (
             "cross_shots", "episode_ways", "episode_shots", "episode_query", "episodes", "valid_tasks", "train", "seed")})
-        if enc.startswith("static-ctx"):  # the context net's recipe too (appended: older keys stay valid)
+        if enc.endswith("-ctx") or enc.startswith("static-ctx"):  # the context net's recipe too (appended: older keys stay valid)
             key += (SHIPPED_CONTEXT.key(), SHIPPED_FORMAT)
+        if "-sgd" in enc:  # the corpus changes the student: its config key too
+            key += (replace(SHIPPED, corpus="sets+sgd-labelled" if "-sgdl" in enc else "sets+sgd").key(),)
         tic = time.time()
         got = _cached(key, lambda: fn(target, enc, method, cfg))
         rows.extend(got)

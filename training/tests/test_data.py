@@ -112,3 +112,18 @@ def test_malformed_feedback_names_file_and_line(tmp_path):
     (tmp_path / "x.jsonl").write_text(_feedback_row("f1", "t1", "ok", correctedLabel="a") + "\n{\"taskId\": 1}\n")
     with pytest.raises(data.DataError, match=r"x\.jsonl:2: not a feedback export row"):
         data.load_feedback(tmp_path)
+
+
+@pytest.mark.parametrize("corpus", ["sets+sgd", "sets+sgd-labelled"])
+def test_sgd_tuning_corpus_is_cross_clean(corpus):
+    from training.distill import tuning_corpus
+
+    target = "banking77"
+    tune, valid = tuning_corpus(target, corpus)
+    plain, plain_valid = tuning_corpus(target)
+    banned = data.set_texts(target)  # every split of the target, not just its test texts
+    assert not set(tune) & banned and not set(valid) & banned
+    assert valid == [t for t in plain_valid if t not in banned]  # early stopping stays on the sets' valid texts
+    added = set(tune) - set(plain)
+    assert len(added) > 20_000 and added <= set(data.load_texts("sgd/train")) | set(data.load_texts("sgd/utterances_train"))
+    assert len(tune) - len([t for t in plain if t not in banned]) == len(added)  # each sgd text once
