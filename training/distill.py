@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from tqdm import tqdm
 
-from training.encoders import CACHE_ROOT, TeacherEncoder, embed, teacher_path
+from training.encoders import CACHE_ROOT, REPO_ROOT, TeacherEncoder, embed, teacher_path
 from training.static_encoder import StaticEncoder, quantize_rows
 
 ENCODERS_CACHE = CACHE_ROOT / "encoders"
@@ -313,15 +313,51 @@ def tuning_corpus(holdout: str | None, corpus: str = "sets") -> tuple[list[str],
     return tune, valid
 
 
+# The shipped student is committed too, inside the default artifact (models/default): a fresh clone need
+# not rebuild it (teacher embeddings of 32 576 texts, the per-token pass and the tuning: 6-10 min on 2
+# cores, most of a cold `npm test`) while the recipe is the one that built it. When SHIPPED or
+# RECIPE_VERSION changes, the key no longer matches and the student is built again; a new default
+# artifact then ships it, and this record follows. ADAPTAGENT_REBUILD_STUDENT=1 always rebuilds.
+DEFAULT_ARTIFACT = REPO_ROOT / "models" / "default"
+SHIPPED_IN_ARTIFACT = {"key": "r1-65f5f080cb87", "static_tag": "static-minilm-d256-i8-fedc6a65"}
+
+
+def student_from_default_artifact(cfg: DistillConfig, holdout: str | None) -> StaticEncoder | None:
+    """The committed shipped student, when `cfg`/`holdout` ask for exactly it; None otherwise."""
+    import os
+
+    if (holdout is not None or cfg != SHIPPED or os.environ.get("ADAPTAGENT_REBUILD_STUDENT") == "1"
+            or f"r{RECIPE_VERSION}-{cfg.key()}" != SHIPPED_IN_ARTIFACT["key"]):
+        return None
+    manifest = DEFAULT_ARTIFACT / "manifest.json"
+    if not manifest.is_file():
+        return None
+    enc = json.loads(manifest.read_text(encoding="utf-8"))["encoder"]
+    static_tag = enc.get("context", {}).get("static_tag", enc["tag"])
+    if static_tag != SHIPPED_IN_ARTIFACT["static_tag"]:
+        return None
+    section = {**{k: v for k, v in enc.items() if k != "context"}, "tag": static_tag,
+               "files": {k: v for k, v in enc["files"].items() if k != "context"}}
+    return StaticEncoder.load(DEFAULT_ARTIFACT, section)  # refuses files that do not hash to the tag
+
+
 def build_student(cfg: DistillConfig, holdout: str | None = None) -> StaticEncoder:
     """The student for a config and tuning corpus, built once and cached under .cache/encoders/."""
     out = ENCODERS_CACHE / f"{cfg.name}-r{RECIPE_VERSION}-{cfg.key()}-{holdout or 'all'}"
     if (out / "static_encoder.json").is_file():
         return StaticEncoder.load(out)
+    tmp = out.with_name(out.name + ".tmp")
+    committed = student_from_default_artifact(cfg, holdout)
+    if committed is not None:
+        print(f"[distill] shipped student {committed.tag} taken from {DEFAULT_ARTIFACT.relative_to(REPO_ROOT)}"
+              " (ADAPTAGENT_REBUILD_STUDENT=1 rebuilds it)", file=sys.stderr)
+        committed.save(tmp, provenance={"taken_from": str(DEFAULT_ARTIFACT.relative_to(REPO_ROOT)),
+                                        "key": SHIPPED_IN_ARTIFACT["key"], "holdout": None})
+        tmp.rename(out)
+        return committed
     tune, valid = tuning_corpus(holdout, cfg.corpus)
     student, report = distill(cfg, tune, valid)
     report["holdout"] = holdout
-    tmp = out.with_name(out.name + ".tmp")
     student.save(tmp, provenance=report)
     tmp.rename(out)
     return student

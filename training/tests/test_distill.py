@@ -110,3 +110,23 @@ def test_tiny_vocabulary_distillation_reproduces_teacher_similarities():
     assert err <= SIM_MAX_MEAN_ABS_ERROR and r >= SIM_MIN_PEARSON, (err, r)
     assert err < raw_err and r > raw_r  # tuning must help, or it is not doing its job
     assert report["quant_max_abs_error"] < 0.01
+
+
+def test_shipped_student_comes_from_the_default_artifact_only_for_its_own_recipe(monkeypatch):
+    from training.distill import ENCODERS_CACHE, RECIPE_VERSION, SHIPPED_IN_ARTIFACT, student_from_default_artifact
+
+    committed = student_from_default_artifact(SHIPPED, None)
+    assert committed is not None and committed.tag == SHIPPED_IN_ARTIFACT["static_tag"]
+    assert SHIPPED_IN_ARTIFACT["key"] == f"r{RECIPE_VERSION}-{SHIPPED.key()}"
+    # anything else is built: a held-out target, another recipe, or a forced rebuild
+    assert student_from_default_artifact(SHIPPED, "banking77") is None
+    assert student_from_default_artifact(replace(SHIPPED, dim=128), None) is None
+    monkeypatch.setenv("ADAPTAGENT_REBUILD_STUDENT", "1")
+    assert student_from_default_artifact(SHIPPED, None) is None
+    # Where this machine has built the shipped recipe itself, the committed student is that very one.
+    built = ENCODERS_CACHE / f"{SHIPPED.name}-r{RECIPE_VERSION}-{SHIPPED.key()}-all"
+    if (built / "static_encoder.json").is_file():
+        import json
+
+        if "taken_from" not in json.loads((built / "static_encoder.json").read_text())["provenance"]:
+            assert StaticEncoder.load(built).tag == committed.tag
