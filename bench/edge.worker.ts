@@ -12,7 +12,7 @@ import { executeTask } from "../functions/executions";
 import { adaptedTask } from "../functions/model/adaptation";
 import { softmax } from "../functions/model/runtime";
 import { loadSupport, nearest } from "../functions/model/support";
-import { createTask } from "../functions/tasks";
+import { createTask } from "../functions/taskSetup";
 import evalWorker from "../scripts/eval.worker";
 
 const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));

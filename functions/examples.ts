@@ -51,7 +51,7 @@ export function checkExamplesFitTask(
 }
 
 /** The distinct labels of a task's stored examples (for a task without a label list). */
-async function storedLabels(deps: Deps, taskId: string): Promise<string[]> {
+export async function storedLabels(deps: Deps, taskId: string): Promise<string[]> {
   const { results } = await deps.db
     .prepare("SELECT DISTINCT label FROM examples WHERE account_id = ? AND task_id = ? AND label IS NOT NULL")
     .bind(deps.accountId, taskId)

@@ -1,24 +1,14 @@
-// Tasks: what an agent learns from a handful of examples. Created explicitly, or drafted by the LLM from a
-// plain-language request (the seed's generate_description step), then stored with its examples in one batch.
-import { newId } from "./ids";
+// Tasks: what an agent learns from a handful of examples. This module owns the `tasks` table: it reads,
+// lists and deletes tasks and builds their INSERT/UPDATE statements. Defining a task together with its
+// examples (or from a plain-language request) is functions/taskSetup.ts, which spans both tables.
 import type { z } from "zod";
 import { getAgent } from "./agents";
 import type { Deps } from "./deps";
-import { llmUnavailable, notFound, validationFailed } from "./errors";
-import { checkExamplesFitTask, insertExampleStatements } from "./examples";
-import { chatComplete, type LlmEnv } from "./llm";
-import { embedNewExamples } from "./model/index";
+import { notFound } from "./errors";
 import { listPage } from "./pagination";
-import { taskUnderstandingMessages } from "./prompts";
 import { nowIso, toTask, type TaskRow } from "./rows";
 import type { Page, PageArgs, Task } from "./types";
-import {
-  createTaskFromRequestSchema, createTaskSchema, parseInput, taskDraftSchema, updateTaskSchema,
-} from "./validation";
-
-export type CreateTaskInput = z.input<typeof createTaskSchema>;
-export type CreateTaskFromRequestInput = z.input<typeof createTaskFromRequestSchema>;
-export type UpdateTaskInput = z.input<typeof updateTaskSchema>;
+import type { createTaskSchema } from "./validation";
 
 export async function getTask(deps: Deps, id: string): Promise<Task> {
   const row = await deps.db
@@ -41,11 +31,14 @@ export async function listTasks(deps: Deps, filter: { agentId?: string | null } 
   return listPage<TaskRow, Task>(deps.db, { table: "tasks", where: "account_id = ?", params: [deps.accountId], map: toTask }, page);
 }
 
-async function insertTask(deps: Deps, data: z.output<typeof createTaskSchema>, sourceRequest: string | null): Promise<Task> {
-  await getAgent(deps, data.agentId);
-  checkExamplesFitTask(data, data.examples);
-  const id = newId();
-  const task = deps.db
+/** The INSERT of a new task (the caller batches it with the task's examples). */
+export function insertTaskStatement(
+  deps: Deps,
+  id: string,
+  data: z.output<typeof createTaskSchema>,
+  sourceRequest: string | null,
+): D1PreparedStatement {
+  return deps.db
     .prepare(
       `INSERT INTO tasks (id, account_id, agent_id, name, description, kind, labels_json, parameters_json,
          confidence_threshold, source_request) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -54,67 +47,31 @@ async function insertTask(deps: Deps, data: z.output<typeof createTaskSchema>, s
       id, deps.accountId, data.agentId, data.name, data.description, data.kind, JSON.stringify(data.labels),
       JSON.stringify(data.parameters), data.confidenceThreshold, sourceRequest,
     );
-  const examples = insertExampleStatements(deps, id, data.examples);
-  await deps.db.batch([task, ...examples.statements]); // the task and its examples, or nothing
-  if (examples.ids.length > 0) await embedNewExamples(deps, examples.ids);
-  return getTask(deps, id);
 }
 
-export async function createTask(deps: Deps, input: CreateTaskInput): Promise<Task> {
-  return insertTask(deps, parseInput(createTaskSchema, input), null);
+/** The columns a task's owner may change; undefined ones stay as they are. */
+export interface TaskChanges {
+  name?: string;
+  description?: string;
+  labels?: string[];
+  parameters?: Record<string, unknown>;
+  confidenceThreshold?: number;
 }
 
-/** The LLM turns the request into name/description/kind/labels/parameters; its JSON is validated, never trusted. */
-export async function createTaskFromRequest(deps: Deps, input: CreateTaskFromRequestInput): Promise<Task> {
-  const data = parseInput(createTaskFromRequestSchema, input);
-  const agent = await getAgent(deps, data.agentId);
-  const answer = await chatComplete(deps.env as LlmEnv, agent, taskUnderstandingMessages(data.request, data.examples), {
-    json: true,
-  });
-  let json: unknown;
-  try {
-    json = JSON.parse(answer.content.replace(/^```(?:json)?\s*|\s*```$/g, ""));
-  } catch {
-    throw llmUnavailable("The LLM's task draft was not JSON.");
-  }
-  const draft = taskDraftSchema.safeParse(json);
-  if (!draft.success) throw llmUnavailable("The LLM's task draft did not have the expected fields (name, description, kind, labels).");
-  const labels = [...draft.data.labels];
-  // Labels the caller's examples use belong to the task even if the LLM forgot one.
-  for (const ex of data.examples) if (ex.label && !labels.includes(ex.label)) labels.push(ex.label);
-  const task = parseInput(createTaskSchema, { ...draft.data, labels, agentId: agent.id, examples: data.examples });
-  return insertTask(deps, task, data.request);
-}
-
-export async function updateTask(deps: Deps, id: string, input: UpdateTaskInput): Promise<Task> {
-  const data = parseInput(updateTaskSchema, input);
-  const task = await getTask(deps, id);
-  if (data.labels && data.labels.length > 0 && task.kind === "classification") {
-    // A label set that drops a label still used by an example would leave that example unanswerable.
-    const { results } = await deps.db
-      .prepare("SELECT DISTINCT label FROM examples WHERE account_id = ? AND task_id = ? AND label IS NOT NULL")
-      .bind(deps.accountId, id)
-      .all<{ label: string }>();
-    const dropped = results.map((r) => r.label).filter((l) => !data.labels!.includes(l));
-    if (dropped.length > 0) {
-      throw validationFailed([{ path: "labels", message: `examples still use: ${dropped.join(", ")} (remove or relabel them first)` }]);
-    }
-  }
+export async function updateTaskColumns(deps: Deps, id: string, changes: TaskChanges): Promise<void> {
   const columns: Record<string, unknown> = {
-    name: data.name,
-    description: data.description,
-    labels_json: data.labels === undefined ? undefined : JSON.stringify(data.labels),
-    parameters_json: data.parameters === undefined ? undefined : JSON.stringify(data.parameters),
-    confidence_threshold: data.confidenceThreshold,
+    name: changes.name,
+    description: changes.description,
+    labels_json: changes.labels === undefined ? undefined : JSON.stringify(changes.labels),
+    parameters_json: changes.parameters === undefined ? undefined : JSON.stringify(changes.parameters),
+    confidence_threshold: changes.confidenceThreshold,
   };
   const set = Object.entries(columns).filter(([, v]) => v !== undefined);
-  if (set.length > 0) {
-    await deps.db
-      .prepare(`UPDATE tasks SET ${set.map(([c]) => `${c} = ?`).join(", ")}, updated_at = ? WHERE id = ? AND account_id = ?`)
-      .bind(...set.map(([, v]) => v), nowIso(), id, deps.accountId)
-      .run();
-  }
-  return getTask(deps, id);
+  if (set.length === 0) return;
+  await deps.db
+    .prepare(`UPDATE tasks SET ${set.map(([c]) => `${c} = ?`).join(", ")}, updated_at = ? WHERE id = ? AND account_id = ?`)
+    .bind(...set.map(([, v]) => v), nowIso(), id, deps.accountId)
+    .run();
 }
 
 /** Returns the task as it was; its examples, executions, conversations and feedback go with it. */

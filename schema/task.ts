@@ -1,8 +1,7 @@
 // Task: what an agent learns from a handful of examples. Created explicitly, or drafted by the LLM
 // from a plain-language request ("task understanding").
-import {
-  createTask, createTaskFromRequest, deleteTask, getTask, listTasks, updateTask,
-} from "../functions/tasks";
+import { deleteTask, getTask, listTasks } from "../functions/tasks";
+import { createTask, createTaskFromRequest, updateTask } from "../functions/taskSetup";
 import { builder, QUERY_COST } from "./builder";
 import { ExampleInput } from "./example";
 import { withoutNulls } from "./input";

@@ -15,12 +15,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 # Modules that contribute subcommands: each registers its own with `add_command(subparsers)`.
-COMMAND_MODULES = ["training.publish", "training.distill", "training.evaluate"]
+COMMAND_MODULES = ["training.publish", "training.students", "training.evaluate"]
 
 
 def _encoder(name: str):
-    """The encoder to build for (training/encoders.py names them)."""
-    from training.encoders import get_encoder
+    """The encoder to build for (training/students.py names them)."""
+    from training.students import get_encoder
     return get_encoder(name)
 
 

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from training.algorithms import BUILDABLE
-from training.encoders import ENCODER_NAMES
+from training.students import ENCODER_NAMES
 
 
 class ConfigError(ValueError):
@@ -17,7 +17,7 @@ class ConfigError(ValueError):
 class TrainConfig:
     # what to learn
     algorithm: str = "meta_sgd"        # one of algorithms.BUILDABLE: a meta-learning algorithm or "edge_no_meta"
-    encoder: str = "static-ctx"        # encoders.get_encoder name: "static-ctx" (edge), "static", "teacher"
+    encoder: str = "static-ctx"        # students.get_encoder name: "static-ctx" (edge), "static", "teacher"
     protocol: str = "all"              # "all" | "cross:<target set>" | "labels:<set>"
     # episodes
     ways: int = 10

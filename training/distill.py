@@ -365,31 +365,3 @@ def build_student(cfg: DistillConfig, holdout: str | None = None) -> StaticEncod
 
 def shipped_student(holdout: str | None = None) -> StaticEncoder:
     return build_student(SHIPPED, holdout)
-
-
-def add_command(subparsers) -> None:
-    p = subparsers.add_parser("distill", help="distil the teacher into the static edge encoder")
-    p.add_argument("--out", required=True, help="folder for static_table.i8, static_scales.f32, ...")
-    p.add_argument("--dim", type=int, default=SHIPPED.dim)
-    p.add_argument("--no-trim", action="store_true", help="keep the whole vocabulary")
-    p.add_argument("--no-tune", action="store_true", help="PCA + SIF only (model2vec-style)")
-    p.add_argument("--holdout", default=None, help="cross-dataset target whose texts must not tune it")
-    p.add_argument("--context", action="store_true",
-                   help="also train the context net over the shipped student (context.onnx; training/context_encoder.py)")
-    p.set_defaults(run=_cli)
-
-
-def _cli(args) -> None:
-    from dataclasses import replace
-
-    cfg = replace(SHIPPED, dim=args.dim, trim=not args.no_trim, tune=not args.no_tune)
-    if args.context:
-        from training.context_encoder import build_context_student
-
-        if cfg != SHIPPED:
-            raise SystemExit("--context builds on the shipped student: drop --dim/--no-trim/--no-tune")
-        print(json.dumps(build_context_student(holdout=args.holdout).save(args.out), indent=2))
-        return
-    student = build_student(cfg, args.holdout)
-    section = student.save(args.out)
-    print(json.dumps(section, indent=2))

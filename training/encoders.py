@@ -108,34 +108,6 @@ class TeacherEncoder:
         return out
 
 
-ENCODER_NAMES = ("static-ctx", "static", "teacher", "static-ctx-smoke")
-
-
-def get_encoder(name: str) -> Encoder:
-    """"teacher" -> TeacherEncoder; "static" -> the static edge student (built once, cached);
-    "static-ctx" -> that student plus its context net, the shipped edge encoder; "static-ctx-smoke" ->
-    the same code path trained for seconds (the Worker tests' artifact).
-
-    "static:<target>" -> the student tuned without any text of cross-dataset target <target>
-    (what the cross-dataset evaluation of that target must use).
-    """
-    if name in ("teacher", TEACHER_TAG):
-        return TeacherEncoder()
-    if name.startswith("static-ctx"):  # the static student + its context net (training/context_encoder.py)
-        from training.context_encoder import SHIPPED_CONTEXT, SMOKE_CONTEXT, build_context_student
-
-        base, _, holdout = name.partition(":")
-        if base not in ("static-ctx", "static-ctx-smoke"):
-            raise ValueError(f"unknown encoder {name!r}")
-        return build_context_student(SMOKE_CONTEXT if base == "static-ctx-smoke" else SHIPPED_CONTEXT, holdout or None)
-    if name == "static" or name.startswith("static:"):
-        from training.distill import shipped_student
-
-        holdout = name.split(":", 1)[1] if ":" in name else None
-        return shipped_student(holdout=holdout)
-    raise ValueError(f"unknown encoder {name!r}: expected one of {ENCODER_NAMES} (':<target>' for a held-out set)")
-
-
 # ---------------------------------------------------------------------------------------------
 # Embedding cache: one directory per encoder tag holding immutable "banks" (texts + vectors).
 # New texts are written as a new bank (atomic rename), so concurrent processes never corrupt each

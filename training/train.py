@@ -193,7 +193,7 @@ def save_checkpoint(path: Path, model: MetaModel, cfg: TrainConfig, history: lis
 
 def main(cfg: TrainConfig, out: Path, encoder=None) -> dict:
     """Loads the protocol's data, embeds it (cached), meta-trains, writes checkpoint.pt + history.json."""
-    from training.encoders import get_encoder
+    from training.students import get_encoder
     encoder = encoder or get_encoder(cfg.encoder)
     out.mkdir(parents=True, exist_ok=True)
     part = partition_for(cfg)

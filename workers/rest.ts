@@ -7,7 +7,7 @@ import { depsFor } from "../functions/deps";
 import { validationFailed } from "../functions/errors";
 import { executeTask } from "../functions/executions";
 import { submitFeedback } from "../functions/feedback";
-import { createTask, createTaskFromRequest } from "../functions/tasks";
+import { createTask, createTaskFromRequest } from "../functions/taskSetup";
 import { createTaskFromRequestSchema, createTaskSchema, executeTaskSchema, submitFeedbackSchema, toFieldIssues } from "../functions/validation";
 import { requireAuth, type AppEnv } from "./auth";
 import { errorResponses, ExecutionSchema, FeedbackSchema, llmErrorResponses, TaskSchema } from "./openapi";

@@ -8,7 +8,8 @@ import { AppError } from "../../functions/errors";
 import { addExamples, listExamples, removeExample } from "../../functions/examples";
 import { executeTask, getExecution, listExecutions } from "../../functions/executions";
 import { listFeedback, submitFeedback } from "../../functions/feedback";
-import { createTask, deleteTask, getTask, listTasks, updateTask } from "../../functions/tasks";
+import { deleteTask, getTask, listTasks } from "../../functions/tasks";
+import { createTask, updateTask } from "../../functions/taskSetup";
 import { newAccount, newTask } from "../support/fixtures";
 
 const code = async (p: Promise<unknown>) => p.then(() => "OK", (e: unknown) => (e instanceof AppError ? e.code : String(e)));

@@ -5,7 +5,7 @@ import { createAccountWithKey, type Auth } from "../../functions/accounts";
 import { createAgent, type CreateAgentInput } from "../../functions/agents";
 import { depsFor, type Deps } from "../../functions/deps";
 import type { LlmEnv } from "../../functions/llm";
-import { createTask, type CreateTaskInput } from "../../functions/tasks";
+import { createTask, type CreateTaskInput } from "../../functions/taskSetup";
 import type { Agent, Task } from "../../functions/types";
 import type { RecordedRequest } from "./fake-llm";
 

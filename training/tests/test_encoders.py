@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from training.encoders import TeacherEncoder, embed, get_encoder, teacher_path
+from training.encoders import TeacherEncoder, embed, teacher_path
+from training.students import get_encoder
 
 
 class CountingEncoder:

@@ -1,0 +1,73 @@
+// Defining a task: creating it with its examples in one batch, explicitly or drafted by the LLM from a
+// plain-language request (the seed's generate_description step, "task understanding"), and changing it.
+// It spans two tables, so it composes their owners: functions/tasks.ts and functions/examples.ts.
+import type { z } from "zod";
+import { getAgent } from "./agents";
+import type { Deps } from "./deps";
+import { llmUnavailable, validationFailed } from "./errors";
+import { checkExamplesFitTask, insertExampleStatements, storedLabels } from "./examples";
+import { newId } from "./ids";
+import { chatComplete, type LlmEnv } from "./llm";
+import { embedNewExamples } from "./model/index";
+import { taskUnderstandingMessages } from "./prompts";
+import { getTask, insertTaskStatement, updateTaskColumns } from "./tasks";
+import type { Task } from "./types";
+import {
+  createTaskFromRequestSchema, createTaskSchema, parseInput, taskDraftSchema, updateTaskSchema,
+} from "./validation";
+
+export type CreateTaskInput = z.input<typeof createTaskSchema>;
+export type CreateTaskFromRequestInput = z.input<typeof createTaskFromRequestSchema>;
+export type UpdateTaskInput = z.input<typeof updateTaskSchema>;
+
+async function insertTask(deps: Deps, data: z.output<typeof createTaskSchema>, sourceRequest: string | null): Promise<Task> {
+  await getAgent(deps, data.agentId);
+  checkExamplesFitTask(data, data.examples);
+  const id = newId();
+  const examples = insertExampleStatements(deps, id, data.examples);
+  // the task and its examples, or nothing
+  await deps.db.batch([insertTaskStatement(deps, id, data, sourceRequest), ...examples.statements]);
+  if (examples.ids.length > 0) await embedNewExamples(deps, examples.ids);
+  return getTask(deps, id);
+}
+
+export async function createTask(deps: Deps, input: CreateTaskInput): Promise<Task> {
+  return insertTask(deps, parseInput(createTaskSchema, input), null);
+}
+
+/** The LLM turns the request into name/description/kind/labels/parameters; its JSON is validated, never trusted. */
+export async function createTaskFromRequest(deps: Deps, input: CreateTaskFromRequestInput): Promise<Task> {
+  const data = parseInput(createTaskFromRequestSchema, input);
+  const agent = await getAgent(deps, data.agentId);
+  const answer = await chatComplete(deps.env as LlmEnv, agent, taskUnderstandingMessages(data.request, data.examples), {
+    json: true,
+  });
+  let json: unknown;
+  try {
+    json = JSON.parse(answer.content.replace(/^```(?:json)?\s*|\s*```$/g, ""));
+  } catch {
+    throw llmUnavailable("The LLM's task draft was not JSON.");
+  }
+  const draft = taskDraftSchema.safeParse(json);
+  if (!draft.success) throw llmUnavailable("The LLM's task draft did not have the expected fields (name, description, kind, labels).");
+  const labels = [...draft.data.labels];
+  // Labels the caller's examples use belong to the task even if the LLM forgot one.
+  for (const ex of data.examples) if (ex.label && !labels.includes(ex.label)) labels.push(ex.label);
+  const task = parseInput(createTaskSchema, { ...draft.data, labels, agentId: agent.id, examples: data.examples });
+  return insertTask(deps, task, data.request);
+}
+
+export async function updateTask(deps: Deps, id: string, input: UpdateTaskInput): Promise<Task> {
+  const data = parseInput(updateTaskSchema, input);
+  const task = await getTask(deps, id);
+  if (data.labels && data.labels.length > 0 && task.kind === "classification") {
+    // A label set that drops a label still used by an example would leave that example unanswerable.
+    const inUse = await storedLabels(deps, id);
+    const dropped = inUse.filter((l) => !data.labels!.includes(l));
+    if (dropped.length > 0) {
+      throw validationFailed([{ path: "labels", message: `examples still use: ${dropped.join(", ")} (remove or relabel them first)` }]);
+    }
+  }
+  await updateTaskColumns(deps, id, data);
+  return getTask(deps, id);
+}

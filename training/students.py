@@ -1,0 +1,62 @@
+"""The edge encoders by name, and the `distill` command that builds them.
+
+Kept apart from training/encoders.py (the teacher and the embedding cache), training/distill.py (the
+static student) and training/context_encoder.py (its context net) so that each of those imports only
+what it builds on, and this module alone knows all three.
+"""
+from __future__ import annotations
+
+import json
+
+from training.context_encoder import SHIPPED_CONTEXT, SMOKE_CONTEXT, build_context_student
+from training.distill import SHIPPED, build_student, shipped_student
+from training.encoders import TEACHER_TAG, Encoder, TeacherEncoder
+
+ENCODER_NAMES = ("static-ctx", "static", "teacher", "static-ctx-smoke")
+
+
+def get_encoder(name: str) -> Encoder:
+    """"teacher" -> TeacherEncoder; "static" -> the static edge student (built once, cached);
+    "static-ctx" -> that student plus its context net, the shipped edge encoder; "static-ctx-smoke" ->
+    the same code path trained for seconds (the Worker tests' artifact).
+
+    "static:<target>" -> the student tuned without any text of cross-dataset target <target>
+    (what the cross-dataset evaluation of that target must use).
+    """
+    if name in ("teacher", TEACHER_TAG):
+        return TeacherEncoder()
+    if name.startswith("static-ctx"):  # the static student + its context net (training/context_encoder.py)
+        base, _, holdout = name.partition(":")
+        if base not in ("static-ctx", "static-ctx-smoke"):
+            raise ValueError(f"unknown encoder {name!r}")
+        return build_context_student(SMOKE_CONTEXT if base == "static-ctx-smoke" else SHIPPED_CONTEXT, holdout or None)
+    if name == "static" or name.startswith("static:"):
+        holdout = name.split(":", 1)[1] if ":" in name else None
+        return shipped_student(holdout=holdout)
+    raise ValueError(f"unknown encoder {name!r}: expected one of {ENCODER_NAMES} (':<target>' for a held-out set)")
+
+
+def add_command(subparsers) -> None:
+    p = subparsers.add_parser("distill", help="distil the teacher into the static edge encoder")
+    p.add_argument("--out", required=True, help="folder for static_table.i8, static_scales.f32, ...")
+    p.add_argument("--dim", type=int, default=SHIPPED.dim)
+    p.add_argument("--no-trim", action="store_true", help="keep the whole vocabulary")
+    p.add_argument("--no-tune", action="store_true", help="PCA + SIF only (model2vec-style)")
+    p.add_argument("--holdout", default=None, help="cross-dataset target whose texts must not tune it")
+    p.add_argument("--context", action="store_true",
+                   help="also train the context net over the shipped student (context.onnx; training/context_encoder.py)")
+    p.set_defaults(run=_cli)
+
+
+def _cli(args) -> None:
+    from dataclasses import replace
+
+    cfg = replace(SHIPPED, dim=args.dim, trim=not args.no_trim, tune=not args.no_tune)
+    if args.context:
+        if cfg != SHIPPED:
+            raise SystemExit("--context builds on the shipped student: drop --dim/--no-trim/--no-tune")
+        print(json.dumps(build_context_student(holdout=args.holdout).save(args.out), indent=2))
+        return
+    student = build_student(cfg, args.holdout)
+    section = student.save(args.out)
+    print(json.dumps(section, indent=2))
