@@ -1,3 +1,6 @@
+import { backOff } from "exponential-backoff";
+import { databaseUnavailable } from "./errors";
+
 // D1 allows at most 100 bound parameters per statement: statements over many ids are split into
 // chunks that leave room for the statement's other parameters, and run as one batch.
 export const MAX_BOUND_PARAMETERS = 100;
@@ -24,4 +27,82 @@ export async function writeBatch(db: D1Database, statements: D1PreparedStatement
     if (error instanceof Error && /FOREIGN KEY constraint failed/i.test(error.message)) throw gone();
     throw error;
   }
+}
+
+// ---- transient faults ----------------------------------------------------------------------------
+// D1 (and SQLite under `npm start`) sometimes refuses a query for a reason that passes: a busy or
+// locked database, an overloaded or restarting Durable Object behind D1. Those that guarantee nothing
+// ran (a batch is one transaction: refused means rolled back) are retried with exponential backoff and
+// full jitter (Cloudflare's advice, docs/d1 "Retry queries"), for reads and writes alike. A lost
+// connection is ambiguous for a write (it may have committed), so only reads retry it. What still
+// fails is DATABASE_UNAVAILABLE (503, Retry-After), never a bare 500.
+
+export const D1_RETRY = { attempts: 4, startingDelayMs: 25, timeMultiple: 4, maxDelayMs: 1000 } as const;
+
+const NOTHING_RAN = /SQLITE_BUSY|database is locked|D1 DB is overloaded|storage caused object to be reset|reset because its code was updated/i;
+const MAYBE_RAN = /Network connection lost|internal error|D1_ERROR: .*timeout|storage operation exceeded timeout/i;
+const READ_ONLY = /^\s*(SELECT|WITH|EXPLAIN)\b/i;
+
+export function isTransient(error: unknown, readOnly: boolean): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return NOTHING_RAN.test(message) || (readOnly && MAYBE_RAN.test(message));
+}
+
+async function withRetry<T>(run: () => Promise<T>, readOnly: boolean, what: string): Promise<T> {
+  try {
+    return await backOff(run, {
+      numOfAttempts: D1_RETRY.attempts,
+      startingDelay: D1_RETRY.startingDelayMs,
+      timeMultiple: D1_RETRY.timeMultiple,
+      maxDelay: D1_RETRY.maxDelayMs,
+      jitter: "full",
+      retry: (error) => isTransient(error, readOnly),
+    });
+  } catch (error) {
+    if (error instanceof Error && (NOTHING_RAN.test(error.message) || MAYBE_RAN.test(error.message))) {
+      console.warn(JSON.stringify({ event: "d1_unavailable", what, error: error.message }));
+      throw databaseUnavailable(!readOnly && !NOTHING_RAN.test(error.message));
+    }
+    throw error;
+  }
+}
+
+const REAL = new WeakMap<object, { statement: D1PreparedStatement; sql: string }>();
+
+function wrapStatement(statement: D1PreparedStatement, sql: string): D1PreparedStatement {
+  const readOnly = READ_ONLY.test(sql);
+  const wrapped = new Proxy(statement, {
+    get(target, prop) {
+      if (prop === "bind") return (...values: unknown[]) => wrapStatement(target.bind(...values), sql);
+      if (prop === "first" || prop === "all" || prop === "run" || prop === "raw") {
+        return (...args: unknown[]) =>
+          withRetry(() => (target[prop] as (...a: unknown[]) => Promise<unknown>).apply(target, args), readOnly, sql.slice(0, 40));
+      }
+      const value: unknown = Reflect.get(target, prop);
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  REAL.set(wrapped, { statement, sql });
+  return wrapped;
+}
+
+/**
+ * `db` with the retries above on every statement and batch. Statements it prepares may be batched
+ * by it (they are unwrapped first); `withSession`, `dump` and `exec` pass through unchanged.
+ */
+export function resilientDb(db: D1Database): D1Database {
+  return new Proxy(db, {
+    get(target, prop) {
+      if (prop === "prepare") return (sql: string) => wrapStatement(target.prepare(sql), sql);
+      if (prop === "batch") {
+        return <T>(statements: D1PreparedStatement[]) => {
+          const real = statements.map((s) => REAL.get(s) ?? { statement: s, sql: "" });
+          const readOnly = real.every((r) => READ_ONLY.test(r.sql));
+          return withRetry(() => target.batch<T>(real.map((r) => r.statement)), readOnly, `batch of ${statements.length}`);
+        };
+      }
+      const value: unknown = Reflect.get(target, prop);
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }

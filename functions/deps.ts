@@ -1,5 +1,7 @@
 // What a domain function needs, passed explicitly so functions import neither Hono nor GraphQL
 // and are unit-tested with the real bindings from `cloudflare:workers`.
+import { resilientDb } from "./d1";
+
 export interface Deps {
   db: D1Database;
   models: R2Bucket;
@@ -7,6 +9,7 @@ export interface Deps {
   accountId: string; // the tenant every query is scoped to
 }
 
+/** D1 goes through resilientDb: transient faults are retried, what still fails is a typed 503. */
 export function depsFor(env: Env, accountId: string): Deps {
-  return { db: env.DB, models: env.MODELS, env, accountId };
+  return { db: resilientDb(env.DB), models: env.MODELS, env, accountId };
 }

@@ -11,7 +11,8 @@ export type ErrorCode =
   | "MODEL_UNAVAILABLE"
   | "PAYLOAD_TOO_LARGE"
   | "QUERY_TOO_COMPLEX"
-  | "RATE_LIMITED";
+  | "RATE_LIMITED"
+  | "DATABASE_UNAVAILABLE";
 
 export interface FieldIssue {
   path: string;
@@ -55,6 +56,15 @@ export const payloadTooLarge = (limitBytes: number) =>
   new AppError("PAYLOAD_TOO_LARGE", `The request body is larger than this route accepts (${limitBytes} bytes).`, 413);
 export const rateLimited = (what: string, periodSeconds: number) =>
   new AppError("RATE_LIMITED", `Too many ${what}: try again in ${periodSeconds} s.`, 429, [], undefined, undefined, periodSeconds);
+/** `maybeWritten`: the connection was lost during a write, which may or may not have been committed. */
+export const databaseUnavailable = (maybeWritten = false) =>
+  new AppError(
+    "DATABASE_UNAVAILABLE",
+    maybeWritten
+      ? "The connection to the database was lost while writing: the change may or may not have been saved; read it back before retrying."
+      : "The database is busy right now and nothing was changed by this request; try again shortly.",
+    503, [], undefined, undefined, 1,
+  );
 export const queryTooComplex = (cost: number, limit: number) =>
   new AppError(
     "QUERY_TOO_COMPLEX",

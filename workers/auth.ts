@@ -3,6 +3,7 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { authenticate, type Auth } from "../functions/accounts";
+import { resilientDb } from "../functions/d1";
 import { AppError } from "../functions/errors";
 import { checkAddress, clientAddress, limitKey, recordAuthFailure } from "./rateLimit";
 
@@ -20,7 +21,7 @@ export async function authenticateRequest(c: Context<AppEnv>): Promise<Auth> {
   checkAddress(address);
   let auth: Auth;
   try {
-    auth = await authenticate(c.env.DB, c.req.header("authorization"), deferTo(c));
+    auth = await authenticate(resilientDb(c.env.DB), c.req.header("authorization"), deferTo(c));
   } catch (error) {
     if (error instanceof AppError && error.code === "UNAUTHENTICATED") throw (await recordAuthFailure(c.env, address)) ?? error;
     throw error;

@@ -2,6 +2,7 @@
 // they authenticate, build Deps and call functions/; errors become responses in workers/errors.ts.
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { resilientDb } from "../functions/d1";
 import { AppError, payloadTooLarge } from "../functions/errors";
 import { exportFeedback } from "../functions/feedbackExport";
 import { handleGraphQL } from "../schema/yoga";
@@ -66,7 +67,7 @@ app.onError(errorResponse);
 export default {
   fetch: app.fetch,
   async scheduled(controller: ScheduledController, env: Env, _ctx: ExecutionContext) {
-    const { key, count } = await exportFeedback(env.DB, env.MODELS, new Date(controller.scheduledTime));
+    const { key, count } = await exportFeedback(resilientDb(env.DB), env.MODELS, new Date(controller.scheduledTime));
     console.log(JSON.stringify({ event: "feedback_export", key, count }));
   },
 } satisfies ExportedHandler<Env>;
