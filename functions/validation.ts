@@ -15,14 +15,20 @@ export const LIMITS = {
   defaultPageSize: 20,
 } as const;
 
+// `.meta()` adds to what /openapi.json says where zod's own checks do not translate: a trimmed string
+// must hold a character that String.prototype.trim keeps (spelled out, not \S, whose meaning differs
+// between regex engines), a label set is unique (uniqueItems; the case- and normalisation-blind part
+// of the rule is only in words).
+const NOT_BLANK = { pattern: "[^\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]" } as const;
 const id = z.string().min(1).max(64);
-const name = z.string().trim().min(1).max(LIMITS.name);
+const name = z.string().trim().min(1).max(LIMITS.name).meta(NOT_BLANK);
 const text = z.string().max(LIMITS.text);
-const label = z.string().trim().normalize("NFC").min(1).max(LIMITS.label);
+const label = z.string().trim().normalize("NFC").min(1).max(LIMITS.label).meta(NOT_BLANK);
 export const labelSet = z
   .array(label)
   .max(LIMITS.labels)
-  .refine((labels) => new Set(labels.map(labelKey)).size === labels.length, "labels must be unique, ignoring case and Unicode normalisation");
+  .refine((labels) => new Set(labels.map(labelKey)).size === labels.length, "labels must be unique, ignoring case and Unicode normalisation")
+  .meta({ uniqueItems: true, description: "Unique, also ignoring case and Unicode normalisation." });
 const parameters = z
   .record(z.string().max(100), z.unknown())
   .refine((p) => JSON.stringify(p).length <= LIMITS.text, `parameters must serialize to at most ${LIMITS.text} characters`);
@@ -40,13 +46,13 @@ export const pageArgsSchema = z.object({
 export const createAgentSchema = z.object({
   name,
   instructions: text.default(""),
-  llmModel: z.string().trim().min(1).max(LIMITS.name).nullish(),
+  llmModel: z.string().trim().min(1).max(LIMITS.name).meta(NOT_BLANK).nullish(),
   llmBaseUrl: httpUrl.nullish(),
 });
 export const updateAgentSchema = createAgentSchema.partial().extend({ instructions: text.optional() });
 
 export const exampleInputSchema = z.object({
-  input: z.string().trim().min(1).max(LIMITS.text),
+  input: z.string().trim().min(1).max(LIMITS.text).meta(NOT_BLANK),
   label: label.nullish(),
   output: text.nullish(),
 });
@@ -74,7 +80,7 @@ export const updateTaskSchema = z.object({
 
 export const createTaskFromRequestSchema = z.object({
   agentId: id,
-  request: z.string().trim().min(1).max(LIMITS.text),
+  request: z.string().trim().min(1).max(LIMITS.text).meta(NOT_BLANK),
   examples: exampleListSchema.default([]),
 });
 
@@ -89,14 +95,14 @@ export const taskDraftSchema = z.object({
 
 export const executeTaskSchema = z.object({
   taskId: id,
-  input: z.string().trim().min(1).max(LIMITS.text),
+  input: z.string().trim().min(1).max(LIMITS.text).meta(NOT_BLANK),
   conversationId: id.nullish(),
 });
 
 export const submitFeedbackSchema = z
   .object({
     executionId: id,
-    rating: z.union([z.literal(-1), z.literal(0), z.literal(1)]).nullish(),
+    rating: z.number().int().min(-1).max(1).nullish(), // -1, 0 or 1
     correctedLabel: label.nullish(),
     correctedOutput: text.min(1).nullish(),
     comment: z.string().max(LIMITS.comment).default(""),
@@ -104,7 +110,15 @@ export const submitFeedbackSchema = z
   .refine(
     (f) => f.rating != null || f.correctedLabel != null || f.correctedOutput != null || f.comment.length > 0,
     { message: "give at least one of rating, correctedLabel, correctedOutput, comment" },
-  );
+  )
+  .meta({
+    anyOf: [
+      { required: ["rating"], properties: { rating: { type: "integer" } } },
+      { required: ["correctedLabel"], properties: { correctedLabel: { type: "string" } } },
+      { required: ["correctedOutput"], properties: { correctedOutput: { type: "string" } } },
+      { required: ["comment"], properties: { comment: { type: "string", minLength: 1 } } },
+    ],
+  });
 
 export const registerModelVersionSchema = z.object({
   version: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "version: letters, digits, . _ - (max 64)"),

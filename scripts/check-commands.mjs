@@ -6,7 +6,7 @@
 //   npm start (on PORT, default 8789) → GraphQL createAgent → REST POST /tasks → POST /execute_task →
 //   POST /feedback; with the data sets present, a 77-label BANKING77 task from its 5-shot file answering
 //   every test query it is asked without an LLM; npm run publish:local (already published: kept);
-//   npm run create-key; npm run eval; npm run bench / bench:http (short); npm run check:deploy;
+//   npm run create-key; Schemathesis against /openapi.json (scripts/schemathesis.sh); npm run eval; npm run bench / bench:http (short); npm run check:deploy;
 //   npm run build:model on the smoke preset into a scratch folder (BUILD_MODEL_OUT).
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
@@ -141,6 +141,9 @@ try {
   check(!/error/i.test(published), "publish:local");
   const created = (await npm(["create-key"])).trim();
   check(/^aa_[A-Za-z0-9_-]{43}$/.test(created), "create-key prints a key");
+  // /openapi.json says exactly what the server accepts and answers: Schemathesis, every check.
+  const st = await run("Schemathesis against npm start (scripts/schemathesis.sh)", "bash", ["scripts/schemathesis.sh", base, key], { timeout: 8 * MINUTE });
+  report.steps["schemathesis"] = { seconds: st.seconds, result: st.out.match(/\d+ generated, [^\n]*/)?.[0] ?? null };
 } finally {
   stop();
 }

@@ -21,11 +21,17 @@ const createTaskBody = z.union([createTaskSchema, createTaskFromRequestSchema]).
 const createTaskRoute = createRoute({
   method: "post",
   path: "/tasks",
+  operationId: "createTask",
   summary: "Create a task, explicitly or from a plain-language request",
   security,
   request: { body: json(createTaskBody) },
   responses: {
-    201: { description: "The created task", content: { "application/json": { schema: TaskSchema } } },
+    201: {
+      description: "The created task",
+      content: { "application/json": { schema: TaskSchema } },
+      // The task's id is what executeTask needs (followed by stateful API testers such as Schemathesis).
+      links: { ExecuteTask: { operationId: "executeTask", requestBody: { taskId: "$response.body#/id" } } },
+    },
     ...errorResponses,
     ...llmErrorResponses,
   },
@@ -34,11 +40,22 @@ const createTaskRoute = createRoute({
 const executeTaskRoute = createRoute({
   method: "post",
   path: "/execute_task",
+  operationId: "executeTask",
   summary: "Run an input through a task (optionally continuing a conversation)",
   security,
   request: { body: json(executeTaskSchema.meta({ id: "ExecuteTaskBody" })) },
   responses: {
-    200: { description: "The stored execution", content: { "application/json": { schema: ExecutionSchema } } },
+    200: {
+      description: "The stored execution",
+      content: { "application/json": { schema: ExecutionSchema } },
+      links: {
+        SubmitFeedback: { operationId: "submitFeedback", requestBody: { executionId: "$response.body#/id" } },
+        ContinueConversation: {
+          operationId: "executeTask",
+          requestBody: { taskId: "$response.body#/taskId", conversationId: "$response.body#/conversationId" },
+        },
+      },
+    },
     ...errorResponses,
     ...llmErrorResponses,
   },
@@ -47,6 +64,7 @@ const executeTaskRoute = createRoute({
 const feedbackRoute = createRoute({
   method: "post",
   path: "/feedback",
+  operationId: "submitFeedback",
   summary: "Rate or correct an execution (a correction becomes a new example)",
   security,
   request: { body: json(submitFeedbackSchema.meta({ id: "FeedbackBody" })) },
