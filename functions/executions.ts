@@ -6,7 +6,7 @@
 // - otherwise the LLM answers guided by the prediction and retrieved demonstrations, path 'model+llm'.
 // The Execution and the conversation turn are written in ONE batch; an LLM failure stores a failed
 // Execution and rethrows the typed error.
-import { writeBatch } from "./d1";
+import { placeholders, writeBatch } from "./d1";
 import { newId } from "./ids";
 import type { z } from "zod";
 import { getAgent } from "./agents";
@@ -162,21 +162,21 @@ export async function executeTask(deps: Deps, input: ExecuteTaskInput, predict: 
   } else if (!failure) {
     statements.push(deps.db.prepare("UPDATE conversations SET updated_at = ? WHERE id = ?").bind(now, conversationId));
   }
+  // The row as stored, built once: bound into the INSERT and returned as the Execution (no read-back).
+  const row: ExecutionRow = {
+    id: executionId, account_id: deps.accountId, task_id: task.id, conversation_id: conversationId, input: data.input,
+    output, status: failure ? "failed" : "succeeded", error_code: failure?.code ?? null, path: route.path,
+    path_reason: route.reason, predicted_label: predictedLabel, confidence: prediction?.confidence ?? null,
+    scores_json: JSON.stringify(prediction?.scores ?? []), demonstrations_json: JSON.stringify(prediction?.demonstrations ?? []),
+    adaptation_id: prediction?.adaptationId || null, model_version: prediction?.modelVersion ?? null,
+    llm_model: llm?.model ?? null, prompt_tokens: llm?.promptTokens ?? null, completion_tokens: llm?.completionTokens ?? null,
+    latency_ms: performance.now() - started, created_at: now,
+  };
+  const columns = Object.keys(row) as (keyof ExecutionRow)[];
   statements.push(
     deps.db
-      .prepare(
-        `INSERT INTO executions (id, account_id, task_id, conversation_id, input, output, status, error_code, path,
-           path_reason, predicted_label, confidence, scores_json, demonstrations_json, adaptation_id, model_version,
-           llm_model, prompt_tokens, completion_tokens, latency_ms, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .bind(
-        executionId, deps.accountId, task.id, conversationId, data.input, output, failure ? "failed" : "succeeded",
-        failure?.code ?? null, route.path, route.reason, predictedLabel, prediction?.confidence ?? null,
-        JSON.stringify(prediction?.scores ?? []), JSON.stringify(prediction?.demonstrations ?? []),
-        prediction?.adaptationId || null, prediction?.modelVersion ?? null, llm?.model ?? null,
-        llm?.promptTokens ?? null, llm?.completionTokens ?? null, performance.now() - started, now,
-      ),
+      .prepare(`INSERT INTO executions (${columns.join(", ")}) VALUES (${placeholders(columns.length)})`)
+      .bind(...columns.map((c) => row[c])),
   );
   if (!failure) {
     // Explicit timestamps keep the turn's order (user before assistant) within one millisecond.
@@ -191,5 +191,5 @@ export async function executeTask(deps: Deps, input: ExecuteTaskInput, predict: 
   // The task (or the conversation) may have been deleted while this execution ran: nothing is written then.
   await writeBatch(deps.db, statements, () => notFound("Task", task.id));
   if (failure) throw failure.forExecution(executionId); // the caller can read the failed Execution back
-  return getExecution(deps, executionId);
+  return toExecution(row);
 }

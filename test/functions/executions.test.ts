@@ -135,6 +135,20 @@ describe("executeTask with a prediction from the model seam", () => {
     });
   });
 
+  it("returns the Execution exactly as stored, without reading it back", async () => {
+    const { deps, accountId } = await newAccount();
+    const task = await newTask(deps);
+    const stored = await storedAdaptation(accountId, task.id);
+    for (const confidence of [0.93, 0.2]) { // answered by the model, and by the LLM with demonstrations
+      const execution = await executeTask(
+        deps,
+        { taskId: task.id, input: `love it ${confidence}` },
+        predicting({ ...stored, label: "positive", confidence, scores: [{ label: "positive", score: confidence }, { label: "negative", score: 1 - confidence }] }),
+      );
+      expect(execution).toEqual(await getExecution(deps, execution.id));
+    }
+  });
+
   it("'model+llm': below the threshold the LLM answers, guided by the label and the retrieved examples", async () => {
     const { deps, accountId } = await newAccount();
     const task = await newTask(deps);
