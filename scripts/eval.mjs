@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // npm run eval -- --data DIR --shots K --way N|all --episodes E [--json] [--artifact DIR] [--seed S]
 // (--artifact defaults to the shipped models/default; stderr names the model version evaluated)
-//   [--query-per-label Q]
+//   [--query-per-label Q] [--threshold T] [--tradeoff: with an oos split, the cascade at thresholds 0.05-0.95]
 // Few-shot evaluation of the edge code path: starts scripts/eval.worker.ts in workerd (wrangler's
 // programmatic API, local D1/R2 in memory), publishes the artifact into its R2, then runs E episodes —
 // the same episodes for the adapted model and the frozen-encoder baselines — and prints one JSON object.
@@ -31,6 +31,7 @@ const { values: opt } = parseArgs({
     seed: { type: "string", default: "0" },
     artifact: { type: "string" },
     threshold: { type: "string", default: String(DEFAULT_THRESHOLD) },
+    tradeoff: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   },
 });
@@ -121,6 +122,14 @@ try {
       cascade: cascade(inScope, poolScores(scoredOos), threshold),
       cascade_uncalibrated: cascade(plain(inScope), plain(poolScores(scoredOos)), threshold),
       calibration: model?.calibration ?? null,
+      // --tradeoff: the same figures at every threshold from 0.05 to 0.95, for the trade-off plot.
+      ...(opt.tradeoff ? {
+        tradeoff: Array.from({ length: 19 }, (_, i) => Number((0.05 * (i + 1)).toFixed(2))).map((t) => ({
+          threshold: t,
+          calibrated: cascade(inScope, poolScores(scoredOos), t),
+          plain: cascade(plain(inScope), plain(poolScores(scoredOos)), t),
+        })),
+      } : {}),
     } : {}),
     setting: {
       data: dataDir, set: basename(dataDir), support_pool: poolFile, shots, way: opt.way === "all" ? "all" : ways, ways,

@@ -90,8 +90,46 @@ def write_all(report: dict, out: Path) -> list[Path]:
     return [p for p in made if p]
 
 
+def cascade_tradeoff(evals: dict[str, dict], out: Path) -> Path | None:
+    """The cascade's trade-off as the threshold moves: out-of-scope inputs sent to the LLM against in-scope
+    inputs answered by the model (and their accuracy), with the calibrated confidence and the plain
+    softmax. `evals`: task shape -> `npm run eval -- --tradeoff --json` output."""
+    plt = _plt()
+    if plt is None:
+        return None
+    fig, axes = plt.subplots(1, len(evals), figsize=(5.2 * len(evals), 4.2), squeeze=False)
+    for ax, (title, ev) in zip(axes[0], evals.items()):
+        for kind, style in (("calibrated", "-o"), ("plain", "--s")):
+            rows = [r[kind] for r in ev["tradeoff"]]
+            ax.plot([r["in_scope_answered_by_model"] for r in rows], [r["oos_to_llm"] for r in rows], style,
+                    ms=3, label=f"{kind}: out-of-scope to the LLM")
+        rows = [r["calibrated"] for r in ev["tradeoff"] if r["calibrated"]["answered_accuracy"] is not None]
+        ax.plot([r["in_scope_answered_by_model"] for r in rows], [r["answered_accuracy"] for r in rows], ":",
+                color="green", label="calibrated: accuracy of the model's answers")
+        ax.axhline(0.95, color="green", lw=0.5, ls=":")
+        default = next(r for r in ev["tradeoff"] if abs(r["threshold"] - 0.7) < 1e-9)["calibrated"]
+        ax.plot([default["in_scope_answered_by_model"]], [default["oos_to_llm"]], "k*", ms=11,
+                label=f"default 0.7: answered at {100 * (default['answered_accuracy'] or 0):.1f}%")
+        ax.axhline(0.8, color="grey", lw=0.6)
+        ax.axvline(0.8, color="grey", lw=0.6)
+        ax.set(title=title, xlabel="share of in-scope inputs answered by the model", ylabel="share",
+               xlim=(0, 1.02), ylim=(0, 1.02))
+        ax.legend(fontsize=7, loc="lower left")
+    fig.suptitle("CLINC150 cascade as the confidence threshold moves (0.05-0.95); targets: both shares >= 0.8, "
+                 "accuracy >= 0.95", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
 if __name__ == "__main__":
-    # python -m training.plots docs/results/evaluation.json
-    src = Path(sys.argv[1])
-    for p in write_all(json.loads(src.read_text()), src.parent):
-        print(p)
+    if sys.argv[1] == "cascade":
+        # python -m training.plots cascade OUT.png "10-way 5-shot=eval-10.json" "all 150=eval-all.json"
+        pairs = dict(a.split("=", 1) for a in sys.argv[3:])
+        print(cascade_tradeoff({k: json.loads(Path(v).read_text()) for k, v in pairs.items()}, Path(sys.argv[2])))
+    else:
+        # python -m training.plots docs/results/evaluation.json
+        src = Path(sys.argv[1])
+        for p in write_all(json.loads(src.read_text()), src.parent):
+            print(p)
