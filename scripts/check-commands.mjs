@@ -6,7 +6,8 @@
 //   npm start (on PORT, default 8789) → GraphQL createAgent → REST POST /tasks → POST /execute_task →
 //   POST /feedback; with the data sets present, a 77-label BANKING77 task from its 5-shot file answering
 //   every test query it is asked without an LLM; npm run publish:local (already published: kept);
-//   npm run create-key; Schemathesis against /openapi.json (scripts/schemathesis.sh); npm run eval; npm run bench / bench:http (short); npm run check:deploy;
+//   npm run create-key; Schemathesis against /openapi.json (scripts/schemathesis.sh); npm run eval;
+//   npm run bench:load (40 s); npm run bench / bench:http (short); npm run check:deploy;
 //   npm run build:model on the smoke preset into a scratch folder (BUILD_MODEL_OUT).
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
@@ -156,6 +157,10 @@ if (existsSync(join(DATA, "banking77", "test.jsonl"))) {
 }
 await npm(["bench", "--", "--reps", "3", "--out", join(ROOT, ".cache", "check-bench.json")], { timeout: 8 * MINUTE });
 await npm(["bench:http", "--", "--duration", "3", "--requests", "20", "--out", join(ROOT, ".cache", "check-bench-http.json")], { timeout: 8 * MINUTE });
+if (existsSync(join(DATA, "banking77", "train_5.jsonl"))) {
+  // The load-and-soak test, short: every accepted write in D1 exactly once, a model switch half-way.
+  await npm(["bench:load", "--", "--duration", "40", "--rate", "4", "--out", join(ROOT, ".cache", "check-bench-load.json")], { timeout: 6 * MINUTE });
+}
 await npm(["check:deploy"]);
 if (existsSync(join(DATA, "banking77", "test.jsonl"))) {
   // Training needs the data sets; the smoke preset runs the same command and code path in minutes.
