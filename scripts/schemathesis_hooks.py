@@ -8,8 +8,8 @@ generated body, a label that repeats an earlier one that way is dropped, since t
 client it is invalid; the server refuses such sets (tested in test/functions/tasks.test.ts).
 """
 import os
-import random
 import unicodedata
+import zlib
 
 import schemathesis
 
@@ -65,7 +65,8 @@ def map_body(ctx, body):
     if not isinstance(body, dict):
         return body
     agent = body.get("agentId")
-    if AGENT_ID and isinstance(agent, str) and 1 <= len(agent) <= 64 and random.random() < 0.8:
+    # Deterministic in the generated id (so a seed reproduces a run): 4 cases in 5 get the real agent.
+    if AGENT_ID and isinstance(agent, str) and 1 <= len(agent) <= 64 and zlib.crc32(agent.encode("utf-8", "surrogatepass")) % 5:
         body = {**body, "agentId": AGENT_ID}  # still schema-valid; unknown ids keep 1 case in 5
     body = _examples_fit_kind(body)
     labels = body.get("labels")
