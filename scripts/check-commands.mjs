@@ -159,8 +159,9 @@ await npm(["bench", "--", "--reps", "3", "--out", join(ROOT, ".cache", "check-be
 await npm(["bench:http", "--", "--duration", "3", "--requests", "20", "--out", join(ROOT, ".cache", "check-bench-http.json")], { timeout: 8 * MINUTE });
 if (existsSync(join(DATA, "banking77", "train_5.jsonl"))) {
   // The load-and-soak test, short: every accepted write in D1 exactly once, a model switch half-way.
-  // (a looser latency bound: 160 requests, a few of which wait on the switch's model load)
-  await npm(["bench:load", "--", "--duration", "40", "--rate", "4", "--p99-bound-ms", "10000", "--out", join(ROOT, ".cache", "check-bench-load.json")], { timeout: 6 * MINUTE });
+  // Correctness only (looser latency and memory bounds: 160 requests, a few waiting on the switch's model
+  // load; memory over 40 s says little — the documented long run is where those bounds mean something).
+  await npm(["bench:load", "--", "--duration", "40", "--rate", "4", "--p99-bound-ms", "10000", "--memory-growth-bound-mb", "1000", "--out", join(ROOT, ".cache", "check-bench-load.json")], { timeout: 6 * MINUTE });
 }
 await npm(["check:deploy"]);
 if (existsSync(join(DATA, "banking77", "test.jsonl"))) {
