@@ -13,7 +13,7 @@ import autocannon from "autocannon";
 import { describeArtifact, publishArtifact, resolveArtifact, verifyArtifact } from "../scripts/artifact.mjs";
 import { guardWorkerd } from "../scripts/workerd-guard/guard.mjs";
 import { watchedFetch } from "../scripts/worker-client.mjs";
-import { machine, readJsonl, rssMb, stats, workerdPids } from "./lib.mjs";
+import { machine, readJsonl, rssMb, stats, waitForHealth, workerdPids } from "./lib.mjs";
 
 guardWorkerd(); // before wrangler dev starts workerd (scripts/workerd-guard/guard.mjs)
 const ROOT = resolve(import.meta.dirname, "..");
@@ -56,15 +56,7 @@ const dev = spawn(wrangler, ["dev", "--ip", "127.0.0.1", "--port", String(port),
 });
 const result = { machine: machine(), artifact: artifactDir, model_version: manifest.version };
 try {
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${base}/health`)).ok) break;
-    } catch {
-      // not up yet
-    }
-    if (i > 240) throw new Error("wrangler dev did not come up");
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  await waitForHealth(base);
   const headers = { authorization: `Bearer ${apiKey}`, "content-type": "application/json" };
   // Through the watchdog of scripts/worker-client.mjs: wrangler dev's proxy can lose a request.
   const watched = { root: dev.pid, log };

@@ -36,3 +36,16 @@ export function rssMb(pid) {
 }
 
 export const readJsonl = (file) => readFileSync(file, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+
+/** Resolves once `${base}/health` answers (wrangler dev starting up); throws after two minutes. */
+export async function waitForHealth(base) {
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${base}/health`)).ok) return;
+    } catch {
+      // not up yet
+    }
+    if (i > 240) throw new Error("wrangler dev did not come up");
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}

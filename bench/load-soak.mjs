@@ -15,7 +15,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { describeArtifact, publishArtifact, resolveArtifact, verifyArtifact } from "../scripts/artifact.mjs";
 import { guardWorkerd } from "../scripts/workerd-guard/guard.mjs";
-import { machine, readJsonl, rssMb, stats, workerdPids } from "./lib.mjs";
+import { machine, readJsonl, rssMb, stats, waitForHealth, workerdPids } from "./lib.mjs";
 
 guardWorkerd();
 const ROOT = resolve(import.meta.dirname, "..");
@@ -79,15 +79,7 @@ const result = { machine: machine(), model_versions: [manifest.version, secondVe
 // What the Worker accepted (answered 2xx), to compare with what D1 holds afterwards.
 const accepted = { executions: new Set(), feedback: new Set(), examples: 0, corrections: 0, initialExamples: 0 };
 try {
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${base}/health`)).ok) break;
-    } catch {
-      // not up yet
-    }
-    if (i > 240) throw new Error("wrangler dev did not come up");
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  await waitForHealth(base);
   const headers = (key) => ({ authorization: `Bearer ${key}`, "content-type": "application/json" });
   const post = async (path, body, key = apiKey) => {
     const res = await fetch(`${base}${path}`, { method: "POST", headers: headers(key), body: JSON.stringify(body), signal: AbortSignal.timeout(60_000) });
