@@ -59,12 +59,19 @@ async function withRetry<T>(run: () => Promise<T>, readOnly: boolean, what: stri
       retry: (error) => isTransient(error, readOnly),
     });
   } catch (error) {
-    if (error instanceof Error && (NOTHING_RAN.test(error.message) || MAYBE_RAN.test(error.message))) {
-      console.warn(JSON.stringify({ event: "d1_unavailable", what, error: error.message }));
-      throw databaseUnavailable(!readOnly && !NOTHING_RAN.test(error.message));
+    // A write that lost its connection was not retried (isTransient), but is no bare 500 either.
+    if (isTransient(error, true)) {
+      console.warn(JSON.stringify({ event: "d1_unavailable", what, error: String(error) }));
+      throw databaseUnavailable(!readOnly && !isTransient(error, false));
     }
     throw error;
   }
+}
+
+/** What a proxy hands on unchanged: the property, its methods bound to the real object. */
+function passThrough(target: object, prop: string | symbol): unknown {
+  const value: unknown = Reflect.get(target, prop);
+  return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
 }
 
 const REAL = new WeakMap<object, { statement: D1PreparedStatement; sql: string }>();
@@ -78,8 +85,7 @@ function wrapStatement(statement: D1PreparedStatement, sql: string): D1PreparedS
         return (...args: unknown[]) =>
           withRetry(() => (target[prop] as (...a: unknown[]) => Promise<unknown>).apply(target, args), readOnly, sql.slice(0, 40));
       }
-      const value: unknown = Reflect.get(target, prop);
-      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      return passThrough(target, prop);
     },
   });
   REAL.set(wrapped, { statement, sql });
@@ -101,8 +107,7 @@ export function resilientDb(db: D1Database): D1Database {
           return withRetry(() => target.batch<T>(real.map((r) => r.statement)), readOnly, `batch of ${statements.length}`);
         };
       }
-      const value: unknown = Reflect.get(target, prop);
-      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      return passThrough(target, prop);
     },
   });
 }

@@ -3,7 +3,7 @@
 import SchemaBuilder from "@pothos/core";
 import ComplexityPlugin from "@pothos/plugin-complexity";
 import RelayPlugin from "@pothos/plugin-relay";
-import { getNamedType, isListType, isNonNullType, type GraphQLField, type GraphQLOutputType } from "graphql";
+import { getNamedType, getNullableType, isListType, type GraphQLField } from "graphql";
 import type { Auth } from "../functions/accounts";
 import type { Deps } from "../functions/deps";
 import { LIMITS } from "../functions/validation";
@@ -29,10 +29,6 @@ export interface Context {
  */
 export const QUERY_COST = { limit: 25_000, longText: 20, list: 10 } as const;
 
-function listOf(type: GraphQLOutputType): boolean {
-  return isListType(type) || (isNonNullType(type) && isListType(type.ofType));
-}
-
 function fieldComplexity(args: Record<string, unknown>, _ctx: Context, field: GraphQLField<unknown, Context>) {
   if (field.args.some((a) => a.name === "first")) {
     const first = typeof args.first === "number" ? args.first : LIMITS.defaultPageSize;
@@ -40,7 +36,7 @@ function fieldComplexity(args: Record<string, unknown>, _ctx: Context, field: Gr
   }
   // A connection's edges are its page, already counted by the connection field.
   if (field.name === "edges" && getNamedType(field.type).name.endsWith("Edge")) return { field: 1, multiplier: 1 };
-  return listOf(field.type) ? { field: 1, multiplier: QUERY_COST.list } : 1;
+  return isListType(getNullableType(field.type)) ? { field: 1, multiplier: QUERY_COST.list } : 1;
 }
 
 export const builder = new SchemaBuilder<{
