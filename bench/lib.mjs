@@ -49,3 +49,91 @@ export async function waitForHealth(base) {
     await new Promise((r) => setTimeout(r, 500));
   }
 }
+
+/** The DevTools URL of the Worker `name` inside a local workerd: the loopback port whose /json lists it. */
+export async function findWorkerInspector(name) {
+  // Listening loopback TCP sockets (state 0A) from /proc/net/tcp: no `ss` needed. wrangler's own
+  // inspector proxy refuses clients that are not DevTools, so the bench talks to workerd's directly.
+  const ports = readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f[3] === "0A" && f[1]?.startsWith("0100007F:"))
+    .map((f) => parseInt(f[1].split(":")[1], 16));
+  for (const port of ports) {
+    try {
+      const targets = await (await fetch(`http://127.0.0.1:${port}/json`, { signal: AbortSignal.timeout(1000) })).json();
+      const target = Array.isArray(targets) ? targets.find((t) => t.id === `core:user:${name}`) : undefined;
+      if (target) return target.webSocketDebuggerUrl;
+    } catch {
+      // not an inspector
+    }
+  }
+  throw new Error(`no workerd inspector lists the Worker ${name}`);
+}
+
+/**
+ * A DevTools-protocol connection to a Worker running locally (see findWorkerInspector), used to tell a
+ * leak from garbage V8 has not collected yet: `liveHeapMb()` forces a full GC and reads the heap that is
+ * left (JS objects plus ArrayBuffer backing stores). Needs Node's WebSocket (Node 22, or Node 20 with
+ * --experimental-websocket, which `npm run bench:load` passes). workerd handles inspector messages only
+ * while the isolate runs, so an idle Worker is woken by requests to `wakeUrl` until the answer comes.
+ */
+export async function connectInspector(url, wakeUrl) {
+  if (typeof WebSocket === "undefined") throw new Error("no WebSocket in this Node: run with --experimental-websocket");
+  // The first DevTools session after workerd starts may never answer (seen with workerd 2026-04-26);
+  // a new connection does, so connecting retries with a short first call.
+  // Runtime is not enabled: the Worker's console output would stream over the same socket.
+  const connect = async () => {
+    for (let attempt = 1; ; attempt++) {
+      const session = await openSession(url, wakeUrl);
+      try {
+        await session.call("HeapProfiler.collectGarbage", {}, 10_000); // what liveHeapMb needs to answer
+        return session;
+      } catch (error) {
+        session.ws.close();
+        if (attempt >= 5) throw error;
+      }
+    }
+  };
+  let session = await connect();
+  return {
+    /** MB, or null when the inspector did not answer in time (the session is then reopened). */
+    async liveHeapMb() {
+      try {
+        session ??= await connect();
+        await session.call("HeapProfiler.collectGarbage");
+        const h = await session.call("Runtime.getHeapUsage");
+        return Number(((h.usedSize + (h.backingStorageSize ?? 0)) / 2 ** 20).toFixed(1));
+      } catch (error) {
+        console.error(`[inspector] no live-heap sample: ${error.message}`);
+        session?.ws.close();
+        session = null;
+        return null;
+      }
+    },
+    close: () => session?.ws.close(),
+  };
+}
+
+async function openSession(url, wakeUrl) {
+  const ws = new WebSocket(url);
+  const pending = new Map();
+  let id = 0;
+  ws.onmessage = (m) => {
+    const d = JSON.parse(m.data);
+    if (d.id && pending.has(d.id)) pending.get(d.id)(d);
+    pending.delete(d.id);
+  };
+  await new Promise((resolve, reject) => {
+    ws.onopen = resolve;
+    ws.onerror = () => reject(new Error(`no inspector at ${url}`));
+  });
+  const call = (method, params = {}, timeoutMs = 30_000) =>
+    new Promise((resolve, reject) => {
+      const i = ++id;
+      const wake = setInterval(() => fetch(wakeUrl).then((r) => r.body?.cancel(), () => undefined), 250);
+      const timer = setTimeout(() => (clearInterval(wake), reject(new Error(`inspector: ${method} timed out`))), timeoutMs);
+      pending.set(i, (d) => (clearTimeout(timer), clearInterval(wake), d.error ? reject(new Error(d.error.message)) : resolve(d.result)));
+      ws.send(JSON.stringify({ id: i, method, params }));
+    });
+  return { ws, call };
+}

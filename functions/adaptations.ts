@@ -2,7 +2,7 @@
 import type { Deps } from "./deps";
 import { modelUnavailable, validationFailed } from "./errors";
 import { adaptedTask } from "./model/adaptation";
-import { getActiveModel } from "./model/loader";
+import { useActiveModel } from "./model/loader";
 import { loadSupport } from "./model/support";
 import { listPage } from "./pagination";
 import { toAdaptation, type AdaptationRow } from "./rows";
@@ -12,10 +12,10 @@ import type { Adaptation, Page, PageArgs } from "./types";
 /** The task's current Adaptation: reused while its examples and the model version are unchanged, else redone. */
 export async function adaptTask(deps: Deps, taskId: string): Promise<Adaptation> {
   await getTask(deps, taskId);
-  const model = await getActiveModel(deps);
-  if (!model) throw modelUnavailable("No ModelVersion is active: publish and activate one before adapting tasks.");
-  const support = await loadSupport(deps, model, taskId);
-  const adapted = await adaptedTask(deps, model, taskId, support);
+  const adapted = await useActiveModel(deps, undefined, async (model) => {
+    if (!model) throw modelUnavailable("No ModelVersion is active: publish and activate one before adapting tasks.");
+    return adaptedTask(deps, model, taskId, await loadSupport(deps, model, taskId));
+  });
   if (!adapted) {
     throw validationFailed([{ path: "taskId", message: "adaptation needs labelled examples of at least 2 labels" }]);
   }

@@ -1,6 +1,8 @@
 // Adapting the loaded model's head to a task: adapt.onnx over the stored support features, the result
 // stored as an Adaptation row (head weights in the BLOB). Reused while the support fingerprint (the
 // examples, feedback examples included, and the model version) is unchanged; redone when it changes.
+// The isolate keeps one adaptation per task, the latest: a change to the support replaces the task's
+// entry instead of adding one, so memory follows the number of tasks, not the number of changes.
 import type { Deps } from "../deps";
 import { newId } from "../ids";
 import { toAdaptation, type AdaptationRow } from "../rows";
@@ -14,8 +16,12 @@ export interface AdaptedTask {
   labels: string[];
 }
 
-const isolateCache = new Map<string, AdaptedTask>(); // key: account/task/fingerprint
-const inFlight = new Map<string, Promise<AdaptedTask | null>>();
+const MAX_CACHED_TASKS = 256;
+const isolateCache = new Map<string, AdaptedTask>(); // key: account/task; insertion order = LRU order
+const inFlight = new Map<string, Promise<AdaptedTask | null>>(); // key: account/task/fingerprint
+
+/** How many adaptations this isolate holds (a test checks it follows tasks, not support changes). */
+export const adaptationCacheSize = () => isolateCache.size;
 
 /** Clocks stand still inside a Worker until I/O happens; a zero timer lets them move (recipes.md). */
 const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
@@ -38,18 +44,24 @@ export function waysOf(support: Support): { labels: string[]; ways: Int32Array; 
 
 /** The current Adaptation of the task (adapting now if stale); null when it has fewer than 2 labels. */
 export async function adaptedTask(deps: Deps, model: LoadedModel, taskId: string, support: Support): Promise<AdaptedTask | null> {
-  const key = `${deps.accountId}/${taskId}/${support.fingerprint}`;
+  const key = `${deps.accountId}/${taskId}`;
   const cached = isolateCache.get(key);
-  if (cached) return cached;
-  let pending = inFlight.get(key);
+  if (cached?.adaptation.supportFingerprint === support.fingerprint) {
+    isolateCache.delete(key);
+    isolateCache.set(key, cached);
+    return cached;
+  }
+  const flightKey = `${key}/${support.fingerprint}`;
+  let pending = inFlight.get(flightKey);
   if (!pending) {
-    pending = findOrAdapt(deps, model, taskId, support).finally(() => inFlight.delete(key));
-    inFlight.set(key, pending);
+    pending = findOrAdapt(deps, model, taskId, support).finally(() => inFlight.delete(flightKey));
+    inFlight.set(flightKey, pending);
   }
   const result = await pending;
+  isolateCache.delete(key); // the task's older adaptation, if any, is replaced, never kept beside it
   if (result) {
     isolateCache.set(key, result);
-    if (isolateCache.size > 256) isolateCache.delete(isolateCache.keys().next().value!);
+    if (isolateCache.size > MAX_CACHED_TASKS) isolateCache.delete(isolateCache.keys().next().value!);
   }
   return result;
 }

@@ -5,7 +5,8 @@
 import type { Deps } from "../deps";
 import { adaptedTask } from "./adaptation";
 import { calibratedConfidence } from "./confidence";
-import { activeVersionStatement, getActiveModel, type ActiveRow } from "./loader";
+import { activeVersionStatement, useActiveModel, type ActiveRow } from "./loader";
+import type { LoadedModel } from "./runtime";
 import { softmax } from "./runtime";
 import { embedExamples, loadSupport, nearest, signatureStatement, type SignatureRow } from "./support";
 
@@ -46,9 +47,13 @@ export const isPrediction = (p: Prediction | NoPrediction): p is Prediction => !
 export async function predictForTask(deps: Deps, taskId: string, input: string): Promise<Prediction | NoPrediction> {
   // One D1 round trip for the two per-request checks: the active version and the support signature.
   const [active, signature] = await deps.db.batch([activeVersionStatement(deps.db), signatureStatement(deps, taskId)]);
-  const model = await getActiveModel(deps, (active?.results[0] as ActiveRow | undefined) ?? null);
-  if (!model) return { none: "no_active_model" };
-  const support = await loadSupport(deps, model, taskId, signature?.results[0] as SignatureRow | undefined);
+  return useActiveModel(deps, (active?.results[0] as ActiveRow | undefined) ?? null, (model) =>
+    model ? predictWith(deps, model, taskId, input, signature?.results[0] as SignatureRow | undefined) : Promise.resolve({ none: "no_active_model" } as const),
+  );
+}
+
+async function predictWith(deps: Deps, model: LoadedModel, taskId: string, input: string, signature: SignatureRow | undefined): Promise<Prediction | NoPrediction> {
+  const support = await loadSupport(deps, model, taskId, signature);
   const adapted = await adaptedTask(deps, model, taskId, support);
   const query = await model.featurise([input]);
   const demonstrations = nearest(support, model.features, query, DEMONSTRATIONS).map((n) => ({
@@ -82,8 +87,9 @@ export async function predictForTask(deps: Deps, taskId: string, input: string):
 /** Called after examples are stored, so features are computed once, not per execution. */
 export async function embedNewExamples(deps: Deps, exampleIds: string[]): Promise<void> {
   try {
-    const model = await getActiveModel(deps);
-    if (model) await embedExamples(deps, model, exampleIds);
+    await useActiveModel(deps, undefined, async (model) => {
+      if (model) await embedExamples(deps, model, exampleIds);
+    });
   } catch (error) {
     // Adding examples must not fail because the model is down: they are embedded lazily on first use.
     console.warn(JSON.stringify({ event: "embed_failed", count: exampleIds.length, error: error instanceof Error ? error.message : String(error) }));

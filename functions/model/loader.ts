@@ -2,7 +2,10 @@
 // when it is the one already loaded, the loaded model is reused (sessions are created once per isolate
 // per version). A new active version is loaded from R2 (every file's sha256 checked) and swapped in
 // without a restart. If it cannot be loaded, the isolate keeps serving the version it had and retries
-// after RETRY_MS; with nothing loaded, callers get MODEL_UNAVAILABLE.
+// after retryMs; with nothing loaded, callers get MODEL_UNAVAILABLE. A slow load (R2 slow to answer)
+// holds no request up for long: after switchWaitMs requests go on with the version already loaded, and
+// a load that has not finished within loadTimeoutMs counts as failed. A replaced version's ORT sessions
+// are released once the last request using it (useActiveModel) has finished.
 import type { Deps } from "../deps";
 import { AppError, modelBroken } from "../errors";
 import { readFiles, readManifest } from "./artifact";
@@ -10,20 +13,70 @@ import { createSession } from "./ort";
 import { LoadedModel } from "./runtime";
 import { StaticEncoder } from "./staticEncoder";
 
-const RETRY_MS = 30_000;
+/** How long the loader waits and retries (tests shorten them). */
+export const loaderTimings = { retryMs: 30_000, switchWaitMs: 2_000, loadTimeoutMs: 60_000 };
 
 let current: LoadedModel | null = null;
 const loading = new Map<string, Promise<LoadedModel>>();
 const failures = new Map<string, { at: number; error: AppError }>();
+const users = new Map<LoadedModel, number>(); // requests inside useActiveModel, per model
 
-/** Counters a test reads to prove sessions are created once per version, not per request. */
-export const loaderStats = { loads: 0, sessionsCreated: 0 };
+/** Counters a test reads to prove sessions are created once per version and released when replaced. */
+export const loaderStats = { loads: 0, sessionsCreated: 0, sessionsReleased: 0 };
 
 /** Forgets everything loaded (tests only: a fresh isolate without restarting workerd). */
 export function resetModelCacheForTests(): void {
   current = null;
   loading.clear();
   failures.clear();
+  users.clear();
+}
+
+/**
+ * Runs `use` with the model for this request (see getActiveModel) and keeps that model's sessions
+ * alive until it returns, even if another version becomes active meanwhile.
+ */
+export async function useActiveModel<T>(deps: Deps, prefetched: ActiveRow | null | undefined, use: (model: LoadedModel | null) => Promise<T>): Promise<T> {
+  const model = await getActiveModel(deps, prefetched);
+  if (!model) return use(null);
+  users.set(model, (users.get(model) ?? 0) + 1);
+  try {
+    return await use(model);
+  } finally {
+    const left = users.get(model)! - 1;
+    if (left > 0) users.set(model, left);
+    else {
+      users.delete(model);
+      if (model !== current) retire(model);
+    }
+  }
+}
+
+function makeCurrent(model: LoadedModel): void {
+  const previous = current;
+  current = model;
+  if (previous && previous !== model && !users.has(previous)) retire(previous);
+}
+
+function retire(model: LoadedModel): void {
+  model
+    .release()
+    .then((n) => {
+      loaderStats.sessionsReleased += n;
+      console.log(JSON.stringify({ event: "model_released", version: model.version, sessions: n }));
+    })
+    .catch((error: unknown) => console.warn(JSON.stringify({ event: "model_release_failed", version: model.version, error: String(error) })));
+}
+
+/** `pending`, or "timeout" when it has not settled within ms (the timer is cleared either way). */
+async function within<T>(pending: Promise<T>, ms: number): Promise<T | "timeout"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), ms)));
+  try {
+    return await Promise.race([pending, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface ActiveRow {
@@ -46,23 +99,52 @@ export async function getActiveModel(deps: Deps, prefetched?: ActiveRow | null):
   if (!row) return null;
   if (current?.version === row.version) return current;
   const failed = failures.get(row.version);
-  if (failed && Date.now() - failed.at < RETRY_MS) return fallback(row.version, failed.error);
+  if (failed && Date.now() - failed.at < loaderTimings.retryMs) return fallback(row.version, failed.error);
   let pending = loading.get(row.version);
-  if (!pending) {
-    pending = loadVersion(deps.models, row).finally(() => loading.delete(row.version));
-    loading.set(row.version, pending);
+  if (!pending) pending = startLoad(deps.models, row);
+  // With a version loaded, a slow load does not hold requests: they go on with the loaded one.
+  const outcome = current ? await within(pending, loaderTimings.switchWaitMs).catch(() => null) : null;
+  if (outcome === "timeout") {
+    console.warn(JSON.stringify({ event: "model_load_pending", version: row.version, serving: current!.version }));
+    return current!;
   }
   try {
-    const model = await pending;
-    current = model;
-    failures.delete(row.version);
-    return model;
+    return await pending;
   } catch (error) {
-    const typed = error instanceof AppError ? error : modelBroken(`ModelVersion ${row.version} could not be loaded: ${String(error)}`);
-    if (!(error instanceof AppError)) console.error(JSON.stringify({ event: "model_load_crashed", version: row.version, error: String(error) }));
-    failures.set(row.version, { at: Date.now(), error: typed });
-    return fallback(row.version, typed);
+    return fallback(row.version, error as AppError);
   }
+}
+
+/** Loads a version once (concurrent callers share it), within loadTimeoutMs; the loaded one becomes current. */
+function startLoad(bucket: R2Bucket, row: ActiveRow): Promise<LoadedModel> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(modelBroken(`ModelVersion ${row.version} did not load within ${loaderTimings.loadTimeoutMs / 1000} s (R2 too slow).`)),
+      loaderTimings.loadTimeoutMs,
+    );
+  });
+  const load = loadVersion(bucket, row);
+  const pending = Promise.race([load, deadline])
+    .then((model) => {
+      if (loading.get(row.version) === pending) makeCurrent(model);
+      failures.delete(row.version);
+      return model;
+    })
+    .catch((error: unknown) => {
+      const typed = error instanceof AppError ? error : modelBroken(`ModelVersion ${row.version} could not be loaded: ${String(error)}`);
+      if (!(error instanceof AppError)) console.error(JSON.stringify({ event: "model_load_crashed", version: row.version, error: String(error) }));
+      failures.set(row.version, { at: Date.now(), error: typed });
+      // A load that finishes after its deadline was given up: release what it built.
+      load.then((late) => retire(late), () => undefined);
+      throw typed;
+    })
+    .finally(() => {
+      clearTimeout(timer);
+      if (loading.get(row.version) === pending) loading.delete(row.version);
+    });
+  loading.set(row.version, pending);
+  return pending;
 }
 
 function fallback(version: string, error: AppError): LoadedModel {

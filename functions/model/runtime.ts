@@ -41,6 +41,13 @@ export class LoadedModel {
     this.features = manifest.features;
   }
 
+  /** Frees this version's ORT sessions (wasm memory); the count released. Only once nothing uses it. */
+  async release(): Promise<number> {
+    const sessions = [this.adapter, this.adaptStep, this.headSession];
+    await Promise.all(sessions.map((s) => s.release()));
+    return sessions.length + (await this.encoder.release());
+  }
+
   /** Sentence embeddings through the adapter: float32 [texts.length × features]. */
   async featurise(texts: string[]): Promise<Float32Array> {
     if (texts.length === 0) return new Float32Array(0);

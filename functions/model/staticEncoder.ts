@@ -58,6 +58,13 @@ export class StaticEncoder {
     return this.context !== null;
   }
 
+  /** Releases the context net's ORT session (the loader calls it when the version is replaced). */
+  async release(): Promise<number> {
+    if (!this.context) return 0;
+    await this.context.release();
+    return 1;
+  }
+
   /** The same table without its context net: the plain mean of rows (contract step 2a; tests compare it). */
   withoutContext(): StaticEncoder {
     return Object.assign(Object.create(StaticEncoder.prototype) as StaticEncoder, this, { context: null });

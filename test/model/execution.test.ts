@@ -8,6 +8,7 @@ import { addExamples, removeExample } from "../../functions/examples";
 import { executeTask } from "../../functions/executions";
 import { submitFeedback } from "../../functions/feedback";
 import { predictForTask, type Prediction } from "../../functions/model/index";
+import { adaptationCacheSize } from "../../functions/model/adaptation";
 import { resetModelCacheForTests } from "../../functions/model/loader";
 import { newAccount, newTask, withEnv } from "../support/fixtures";
 import { SHIPPED } from "./artifact-server";
@@ -71,6 +72,20 @@ describe("examples, adaptations and executions with the model active", () => {
     expect(second.supportFingerprint).not.toBe(first.supportFingerprint);
     expect((await getLatestAdaptation(deps, task.id))?.id).toBe(second.id);
     expect((await listAdaptations(deps, task.id)).nodes.map((a) => a.id).sort()).toEqual([first.id, second.id].sort());
+  });
+
+  it("keeps one cached adaptation per task however often its support changes", async () => {
+    const { deps } = await newAccount();
+    const task = await newTask(deps);
+    await predictForTask(deps, task.id, "I love it");
+    const held = adaptationCacheSize();
+    const ids = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      await addExamples(deps, task.id, [{ input: `Lovely, number ${i}`, label: "positive" }]);
+      ids.add(((await predictForTask(deps, task.id, "I love it")) as Prediction).adaptationId!);
+    }
+    expect(ids.size).toBe(6); // re-adapted after every change
+    expect(adaptationCacheSize()).toBe(held); // ... each replacing the task's entry, none added beside it
   });
 
   it("a task without examples, with a model active, says that it has no example (not that no model is active)", async () => {

@@ -1,11 +1,12 @@
 // The edge runtime against the artifact the training side exported: golden vectors (ids exactly,
 // floats within the manifest's tolerance), sessions created once per isolate, typed failures for
-// missing/corrupt/off-budget artifacts while the loaded version keeps serving, and a version switch.
+// missing/corrupt/off-budget/slow artifacts while the loaded version keeps serving, and a version switch
+// that releases the replaced version's sessions once no request uses them.
 import { env } from "cloudflare:workers";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { depsFor } from "../../functions/deps";
 import { AppError } from "../../functions/errors";
-import { getActiveModel, loaderStats, resetModelCacheForTests } from "../../functions/model/loader";
+import { getActiveModel, loaderStats, loaderTimings, resetModelCacheForTests, useActiveModel } from "../../functions/model/loader";
 import { backendInitialisations } from "../../functions/model/ort";
 import { SHIPPED } from "./artifact-server";
 import { artifactJson, artifactManifest, deactivateAll, publishArtifact, worstContextMismatch, worstExcess } from "./publish";
@@ -26,7 +27,27 @@ interface Golden {
 const deps = () => depsFor(env, "model-tests");
 const uniq = (tag: string) => `${tag}-${crypto.randomUUID().slice(0, 8)}`;
 
-beforeEach(() => resetModelCacheForTests());
+const timings = { ...loaderTimings };
+beforeEach(() => {
+  resetModelCacheForTests();
+  Object.assign(loaderTimings, timings);
+});
+
+/** The R2 binding with every read of an object under `prefix` delayed by `ms` (a slow R2). */
+function slowBucket(bucket: R2Bucket, prefix: string, ms: number): R2Bucket {
+  return new Proxy(bucket, {
+    get(target, name) {
+      if (name === "get") {
+        return async (key: string, options?: R2GetOptions) => {
+          if (key.startsWith(prefix)) await new Promise((resolve) => setTimeout(resolve, ms));
+          return target.get(key, options);
+        };
+      }
+      const value = Reflect.get(target, name) as unknown;
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
 afterAll(() => deactivateAll());
 
 // The test artifact (built from the current training code) and the shipped default (models/default,
@@ -137,5 +158,54 @@ describe("version switch", () => {
     const b = await publishArtifact({ version: uniq("vb") });
     expect((await getActiveModel(deps()))!.version).toBe(b);
     expect(backendInitialisations).toBe(1);
+  });
+
+  it("releases the replaced version's sessions once the last request using it has finished", async () => {
+    const a = await publishArtifact({ version: uniq("rel-a") });
+    const released = loaderStats.sessionsReleased;
+    let during = -1;
+    await useActiveModel(deps(), undefined, async (model) => {
+      expect(model!.version).toBe(a);
+      const b = await publishArtifact({ version: uniq("rel-b") });
+      expect((await getActiveModel(deps()))!.version).toBe(b); // the switch happens under a request still using a
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      during = loaderStats.sessionsReleased;
+      expect((await model!.featurise(["still usable"])).length).toBe(model!.features); // a's sessions still alive
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(during).toBe(released);
+    const sessions = (await artifactManifest()).encoder.files.context ? 4 : 3; // adapter, adapt, head (+ context)
+    expect(loaderStats.sessionsReleased).toBe(released + sessions);
+  });
+});
+
+describe("a slow R2", () => {
+  it("keeps requests on the loaded version while a new one loads slowly, then switches", async () => {
+    loaderTimings.switchWaitMs = 100;
+    const a = await publishArtifact({ version: uniq("fast") });
+    expect((await getActiveModel(deps()))!.version).toBe(a);
+    const b = await publishArtifact({ version: uniq("slow") });
+    const slow = { ...deps(), models: slowBucket(env.MODELS, `models/${b}/`, 400) }; // each file 0.4 s
+    const started = Date.now();
+    expect((await getActiveModel(slow))!.version).toBe(a); // answered after switchWaitMs, not after the load
+    expect(Date.now() - started).toBeLessThan(400);
+    let served = a;
+    while (served === a && Date.now() - started < 20_000) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      served = (await getActiveModel(slow))!.version; // the slow load is shared, not restarted
+    }
+    expect(served).toBe(b);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(400 * 2); // it really was slow
+  });
+
+  it("gives MODEL_UNAVAILABLE when nothing is loaded and the load overruns its deadline, and retries later", async () => {
+    loaderTimings.loadTimeoutMs = 300;
+    loaderTimings.retryMs = 0;
+    const v = await publishArtifact({ version: uniq("stuck") });
+    const slow = { ...deps(), models: slowBucket(env.MODELS, `models/${v}/`, 1_000) };
+    const error = (await getActiveModel(slow).catch((e: unknown) => e)) as AppError;
+    expect(error).toMatchObject({ code: "MODEL_UNAVAILABLE", detail: expect.stringMatching(/did not load within 0.3 s/) });
+    loaderTimings.loadTimeoutMs = timings.loadTimeoutMs;
+    expect((await getActiveModel(deps()))!.version).toBe(v); // R2 back to normal: the retry loads it
   });
 });
