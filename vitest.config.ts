@@ -31,6 +31,11 @@ export default defineConfig(async () => {
             LLM_TIMEOUT_MS: "1000",
             LLM_MAX_RETRIES: "1",
             TEST_ARTIFACT: testArtifactName,
+            // Webhooks: a test-only sealing key, callbacks to the local receiver, no waiting between retries.
+            WEBHOOK_SECRETS_KEY: "dGVzdC1vbmx5LXdlYmhvb2stc2VjcmV0cy1rZXktMzI=",
+            WEBHOOK_ALLOWED_CALLBACK_URLS: `http://127.0.0.1:${llmPort}/callback/`,
+            WEBHOOK_RETRY_BASE_S: "0",
+            WEBHOOK_CALLBACK_TIMEOUT_MS: "1000",
           },
           // Model artifacts built on disk, read by test/model/* to fill the local R2 bucket.
           serviceBindings: { TEST_ARTIFACTS: serveArtifacts },

@@ -12,7 +12,8 @@ export type ErrorCode =
   | "PAYLOAD_TOO_LARGE"
   | "QUERY_TOO_COMPLEX"
   | "RATE_LIMITED"
-  | "DATABASE_UNAVAILABLE";
+  | "DATABASE_UNAVAILABLE"
+  | "WEBHOOKS_NOT_CONFIGURED";
 
 export interface FieldIssue {
   path: string;

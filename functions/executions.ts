@@ -98,7 +98,17 @@ function matchLabel(task: Task, output: string): string | null {
 /** The model seam's signature; executeTask takes it as a parameter so each route can be exercised. */
 export type Predictor = (deps: Deps, taskId: string, input: string) => Promise<Prediction | NoPrediction>;
 
-export async function executeTask(deps: Deps, input: ExecuteTaskInput, predict: Predictor = predictForTask): Promise<Execution> {
+/** `executionId`: the id to store the Execution under (a webhook delivery picks it on arrival). */
+export interface ExecuteOptions {
+  executionId?: string;
+}
+
+export async function executeTask(
+  deps: Deps,
+  input: ExecuteTaskInput,
+  predict: Predictor = predictForTask,
+  options: ExecuteOptions = {},
+): Promise<Execution> {
   const started = performance.now();
   const data = parseInput(executeTaskSchema, input);
   const task = await getTask(deps, data.taskId);
@@ -149,7 +159,7 @@ export async function executeTask(deps: Deps, input: ExecuteTaskInput, predict: 
     output = prediction!.label;
   }
 
-  const executionId = newId();
+  const executionId = options.executionId ?? newId();
   const predictedLabel = prediction?.label ?? (output && task.kind === "classification" ? matchLabel(task, output) : null);
   const now = nowIso();
   const statements: D1PreparedStatement[] = [];

@@ -1,7 +1,7 @@
 // D1 row shapes and the one mapper per row type (snake_case columns → camelCase domain objects).
 import type {
   Adaptation, Agent, Conversation, DemonstrationRef, Example, Execution, ExecutionPath, Feedback,
-  LabelScore, Message, ModelVersion, Task,
+  LabelScore, Message, ModelVersion, Task, WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint,
 } from "./types";
 
 export interface AgentRow {
@@ -113,3 +113,27 @@ export const toAdaptation = (r: AdaptationRow): Adaptation => ({
 
 /** The ISO-8601 UTC format the migrations' defaults use, for timestamps set from code. */
 export const nowIso = (offsetMs = 0): string => new Date(Date.now() + offsetMs).toISOString();
+
+export interface WebhookEndpointRow {
+  id: string; account_id: string; task_id: string; callback_url: string; secret_sealed: string;
+  previous_secret_sealed: string | null; secret_rotated_at: string | null; enabled: number; created_at: string; updated_at: string;
+}
+export const toWebhookEndpoint = (r: WebhookEndpointRow): WebhookEndpoint => ({
+  id: r.id, accountId: r.account_id, taskId: r.task_id, callbackUrl: r.callback_url, enabled: r.enabled === 1,
+  secretRotatedAt: r.secret_rotated_at, createdAt: r.created_at, updatedAt: r.updated_at,
+});
+
+export interface WebhookDeliveryRow {
+  id: string; account_id: string; endpoint_id: string; idempotency_key: string | null; request_sha256: string;
+  input: string; conversation_id: string | null; metadata_json: string; status: string; execution_id: string;
+  outcome: string | null;
+  attempts: number; last_error: string | null; callback_status: number | null; created_at: string; updated_at: string;
+  executed_at: string | null; delivered_at: string | null;
+}
+export const toWebhookDelivery = (r: WebhookDeliveryRow): WebhookDelivery => ({
+  id: r.id, accountId: r.account_id, endpointId: r.endpoint_id, idempotencyKey: r.idempotency_key, input: r.input,
+  conversationId: r.conversation_id, metadata: JSON.parse(r.metadata_json) as Record<string, unknown>,
+  status: r.status as WebhookDeliveryStatus, executionId: r.execution_id, attempts: r.attempts, lastError: r.last_error,
+  callbackStatus: r.callback_status, createdAt: r.created_at, updatedAt: r.updated_at, executedAt: r.executed_at,
+  deliveredAt: r.delivered_at,
+});

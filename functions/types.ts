@@ -153,3 +153,35 @@ export interface PageArgs {
   first?: number;
   after?: string;
 }
+
+export interface WebhookEndpoint {
+  id: string;
+  accountId: string;
+  taskId: string;
+  callbackUrl: string;
+  enabled: boolean;
+  secretRotatedAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type WebhookDeliveryStatus = "queued" | "executing" | "succeeded" | "failed" | "delivered" | "dead";
+
+export interface WebhookDelivery {
+  id: string;
+  accountId: string;
+  endpointId: string;
+  idempotencyKey: string | null;
+  input: string;
+  conversationId: string | null;
+  metadata: Record<string, unknown>;
+  status: WebhookDeliveryStatus;
+  executionId: string; // chosen on arrival; the Execution exists once the delivery has executed
+  attempts: number;
+  lastError: string | null;
+  callbackStatus: number | null;
+  createdAt: string;
+  updatedAt: string;
+  executedAt: string | null;
+  deliveredAt: string | null;
+}

@@ -129,6 +129,23 @@ export const registerModelVersionSchema = z.object({
   metrics: z.record(z.string(), z.unknown()).default({}),
 });
 
+export const createWebhookEndpointSchema = z.object({
+  taskId: id,
+  callbackUrl: z.string().min(1).max(2048),
+});
+
+/** The body of POST /webhooks/{endpointId}: what executeTask needs, plus metadata echoed in the callback. */
+export const webhookPostSchema = z
+  .object({
+    input: executeTaskSchema.shape.input,
+    conversationId: id.nullish(),
+    metadata: z
+      .record(z.string().max(100), z.unknown())
+      .refine((m) => JSON.stringify(m).length <= LIMITS.text, `metadata must serialize to at most ${LIMITS.text} characters`)
+      .default({}),
+  })
+  .strict();
+
 /** Parse or throw VALIDATION_FAILED with one issue per failing field. */
 export function parseInput<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   const result = schema.safeParse(value);

@@ -9,5 +9,6 @@ import "./execution";
 import "./conversation";
 import "./feedback";
 import "./modelVersion";
+import "./webhook";
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -1,7 +1,8 @@
 // Every object type's ref and connection, declared before any is implemented, so type modules can
 // point at each other (task.agent, agent.tasks) without import cycles. Each module implements its own.
 import type {
-  Adaptation, Agent, Conversation, Example, Execution, Feedback, Message, ModelVersion, Task,
+  Adaptation, Agent, Conversation, Example, Execution, Feedback, Message, ModelVersion, Task, WebhookDelivery,
+  WebhookEndpoint,
 } from "../functions/types";
 import { builder } from "./builder";
 import { connectionFor } from "./page";
@@ -16,6 +17,9 @@ export const MessageRef = builder.objectRef<Message>("Message");
 export const FeedbackRef = builder.objectRef<Feedback>("Feedback");
 export const ModelVersionRef = builder.objectRef<ModelVersion>("ModelVersion");
 
+export const WebhookEndpointRef = builder.objectRef<WebhookEndpoint>("WebhookEndpoint");
+export const WebhookDeliveryRef = builder.objectRef<WebhookDelivery>("WebhookDelivery");
+
 export const AgentConnection = connectionFor(AgentRef, "Agent");
 export const TaskConnection = connectionFor(TaskRef, "Task");
 export const ExampleConnection = connectionFor(ExampleRef, "Example");
@@ -25,3 +29,5 @@ export const ConversationConnection = connectionFor(ConversationRef, "Conversati
 export const MessageConnection = connectionFor(MessageRef, "Message");
 export const FeedbackConnection = connectionFor(FeedbackRef, "Feedback");
 export const ModelVersionConnection = connectionFor(ModelVersionRef, "ModelVersion");
+export const WebhookEndpointConnection = connectionFor(WebhookEndpointRef, "WebhookEndpoint");
+export const WebhookDeliveryConnection = connectionFor(WebhookDeliveryRef, "WebhookDelivery");

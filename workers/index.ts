@@ -9,6 +9,8 @@ import { handleGraphQL } from "../schema/yoga";
 import { optionalAuth, type AppEnv } from "./auth";
 import { errorResponse, graphqlErrorResponse } from "./errors";
 import { rest } from "./rest";
+import { handleQueue, webhooks } from "./webhooks";
+import type { WebhookMessage } from "../functions/webhookDeliveries";
 
 const app = new Hono<AppEnv>();
 
@@ -24,7 +26,7 @@ export const ROUTE_METHODS: Record<string, string[]> = {
 };
 app.use("*", async (c, next) => {
   const path = new URL(c.req.url).pathname;
-  const allowed = ROUTE_METHODS[path];
+  const allowed = ROUTE_METHODS[path] ?? (path.startsWith("/webhooks/") ? ["POST"] : undefined);
   if (!allowed || allowed.includes(c.req.method)) return next();
   const message = `${c.req.method} is not allowed on ${path}: use ${allowed.join(", ")}.`;
   return c.json({ error: { code: "METHOD_NOT_ALLOWED", message, issues: [] } }, 405, { allow: allowed.join(", ") });
@@ -42,6 +44,7 @@ app.use("/graphql", bodyLimit({
 app.use("/tasks", limit(BODY_LIMITS.large));
 app.use("/execute_task", limit(BODY_LIMITS.small));
 app.use("/feedback", limit(BODY_LIMITS.small));
+app.use("/webhooks/*", limit(BODY_LIMITS.small));
 
 app.get("/health", (c) => c.json({ ok: true }));
 
@@ -60,6 +63,7 @@ app.on(["GET", "POST", "OPTIONS"], "/graphql", async (c) => {
 });
 
 app.route("/", rest);
+app.route("/", webhooks);
 
 app.notFound((c) => c.json({ error: { code: "NOT_FOUND", message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`, issues: [] } }, 404));
 app.onError(errorResponse);
@@ -70,4 +74,5 @@ export default {
     const { key, count } = await exportFeedback(resilientDb(env.DB), env.MODELS, new Date(controller.scheduledTime));
     console.log(JSON.stringify({ event: "feedback_export", key, count }));
   },
-} satisfies ExportedHandler<Env>;
+  queue: handleQueue,
+} satisfies ExportedHandler<Env, WebhookMessage>;

@@ -11,8 +11,10 @@
 //   task-bad-json    prose instead of the JSON the task-understanding prompt asks for
 // GET /__requests?contains=<marker> returns the recorded requests whose body contains the marker
 // (tests put a random marker in their input), with the Authorization header they carried.
+// The same server receives webhook callbacks (test/support/callback-receiver.ts).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { handleCallback } from "./callback-receiver";
 
 export interface RecordedRequest {
   path: string;
@@ -62,6 +64,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     json(200, recorded.filter((r) => r.raw.includes(marker)));
     return;
   }
+  if (await handleCallback(req, res, url, () => readBody(req))) return;
   if (req.method !== "POST" || !url.pathname.endsWith("/chat/completions")) {
     json(404, { error: { message: "not found" } });
     return;
