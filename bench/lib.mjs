@@ -80,7 +80,7 @@ export async function findWorkerInspector(name) {
 export async function connectInspector(url, wakeUrl) {
   if (typeof WebSocket === "undefined") throw new Error("no WebSocket in this Node: run with --experimental-websocket");
   // The first DevTools session after workerd starts may never answer (seen with workerd 2026-04-26);
-  // a new connection does, so connecting retries with a short first call.
+  // a new connection does, so connecting retries until a first GC request is answered.
   // Runtime is not enabled: the Worker's console output would stream over the same socket.
   const connect = async () => {
     for (let attempt = 1; ; attempt++) {

@@ -8,8 +8,9 @@
 // (executions, feedback, examples) and nothing else was written; it reports latency percentiles per kind,
 // the workerd process's memory over time (first vs last minute), and which model version served each
 // execution. Memory is read two ways: the workerd process's RSS, and every 20 s (shorter runs: 12 samples) the Worker's live heap
-// after a forced full GC (through wrangler's inspector): RSS alone mixes a leak with garbage V8 has not
-// collected yet. The bound applies to the live heap. Exits 1 when a check fails.
+// after a forced full GC (through workerd's inspector): RSS alone mixes a leak with garbage V8 has not
+// collected yet. The bound applies to the live heap, or to RSS when the inspector did not answer in some
+// window (the result says which, `growth_of`). Exits 1 when a check fails.
 import { execFileSync, spawn } from "node:child_process";
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -115,7 +116,7 @@ try {
     const t_s = Math.round((performance.now() - t0) / 1000);
     live.push({ t_s, live_heap_mb: await inspector.liveHeapMb(), rss_mb_after_gc: rss() });
   };
-  let t0 = performance.now();
+  let t0 = 0; // set when the load starts
 
   const one = async (i) => {
     const t = test[(i * 13) % test.length];
@@ -194,7 +195,7 @@ try {
   const mean = (xs) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   const window = (series, key, from) => {
     const xs = series.filter((m) => m.t_s >= from && m.t_s <= from + minute && m[key] !== null).map((m) => m[key]);
-    return xs.length ? Number(mean(xs).toFixed(1)) : null; // null: no sample in the window (the check fails)
+    return xs.length ? Number(mean(xs).toFixed(1)) : null; // null: no sample in the window
   };
   const windows = (series, key) => {
     const first = window(series, key, 10);
@@ -203,13 +204,15 @@ try {
     const diff = (a, b) => (a === null || b === null ? null : Number((a - b).toFixed(1)));
     return { first_minute: first, after_switch: afterSwitch, last_minute: last, growth_from_switch: diff(afterSwitch, first), growth: diff(last, afterSwitch) };
   };
+  const rssWindows = windows(memory, "rss_mb");
+  const liveWindows = windows(live, "live_heap_mb");
   result.memory_mb = {
     workerd_processes: pids.length, window_s: Math.round(minute),
-    rss: { ...windows(memory, "rss_mb"), samples: memory },
-    live_heap_after_gc: { ...windows(live, "live_heap_mb"), samples: live },
+    rss: { ...rssWindows, samples: memory },
+    live_heap_after_gc: { ...liveWindows, samples: live },
     // The live heap when the inspector answered in every window, else (said so) the RSS.
-    growth_of: windows(live, "live_heap_mb").growth !== null ? "live_heap_after_gc" : "rss",
-    growth: windows(live, "live_heap_mb").growth ?? windows(memory, "rss_mb").growth,
+    growth_of: liveWindows.growth !== null ? "live_heap_after_gc" : "rss",
+    growth: liveWindows.growth ?? rssWindows.growth,
   };
 } finally {
   dev.kill("SIGTERM");

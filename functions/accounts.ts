@@ -1,6 +1,7 @@
 // Tenancy: an account owns every agent and everything below it. Requests authenticate with an API key
 // `aa_<43 base64url chars>` (32 random bytes); D1 stores only the lowercase hex SHA-256 of the full key.
 import { newId } from "./ids";
+import { toBase64Url } from "./base64url";
 import { unauthenticated } from "./errors";
 
 export interface Auth {
@@ -17,9 +18,7 @@ export async function hashApiKey(apiKey: string): Promise<string> {
 }
 
 export function generateApiKey(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  const b64 = btoa(String.fromCharCode(...bytes));
-  return `aa_${b64.replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "")}`;
+  return `aa_${toBase64Url(crypto.getRandomValues(new Uint8Array(32)))}`;
 }
 
 /**

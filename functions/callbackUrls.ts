@@ -10,7 +10,7 @@ import type { FieldIssue } from "./errors";
 
 export type CallbackEnv = Env & { WEBHOOK_ALLOWED_CALLBACK_URLS?: string };
 
-const BLOCKED_HOSTS = /^(localhost|.*\.localhost|.*\.local|.*\.internal|metadata|metadata\.google\.internal|instance-data)$/i;
+const BLOCKED_HOSTS = /^(localhost|.*\.localhost|.*\.local|.*\.internal|metadata|instance-data)$/i;
 const PUBLIC_RANGES = new Set(["unicast"]);
 
 export const MAX_CALLBACK_URL = 2048;

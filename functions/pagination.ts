@@ -1,5 +1,6 @@
 // Cursor pagination over (created_at, <key>), the order every list index is built for. The cursor is
 // opaque to clients (base64url of the last row's sort key), so the ordering can change without an API change.
+import { fromBase64Url, toBase64Url } from "./base64url";
 import { validationFailed } from "./errors";
 import type { Page, PageArgs } from "./types";
 import { LIMITS, pageArgsSchema, parseInput } from "./validation";
@@ -10,14 +11,12 @@ interface CursorKey {
 }
 
 export function encodeCursor(createdAt: string, key: string): string {
-  const bytes = new TextEncoder().encode(JSON.stringify([createdAt, key]));
-  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+  return toBase64Url(new TextEncoder().encode(JSON.stringify([createdAt, key])));
 }
 
 export function decodeCursor(cursor: string): CursorKey {
   try {
-    const b64 = cursor.replaceAll("-", "+").replaceAll("_", "/");
-    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const bytes = fromBase64Url(cursor);
     const parsed: unknown = JSON.parse(new TextDecoder().decode(bytes));
     if (Array.isArray(parsed) && parsed.length === 2 && typeof parsed[0] === "string" && typeof parsed[1] === "string") {
       return { createdAt: parsed[0], key: parsed[1] };

@@ -2,6 +2,7 @@
 // with AES-256-GCM under the Worker secret WEBHOOK_SECRETS_KEY (32 bytes, base64). A sealed value is
 // "v1.<iv>.<ciphertext>" in base64url; the record's id is bound as associated data, so a sealed secret
 // copied onto another row does not open. Without the key, nothing that needs it can run (a typed 503).
+import { fromBase64Url, toBase64Url } from "./base64url";
 import { AppError } from "./errors";
 
 export type SecretsEnv = Env & { WEBHOOK_SECRETS_KEY?: string };
@@ -20,7 +21,7 @@ function keyFor(env: SecretsEnv): Promise<CryptoKey> {
   if (!raw) throw notConfigured();
   let pending = keys.get(raw);
   if (!pending) {
-    const bytes = fromBase64(raw.replaceAll("-", "+").replaceAll("_", "/"));
+    const bytes = fromBase64Url(raw);
     if (bytes.length !== 32) throw notConfigured();
     pending = crypto.subtle.importKey("raw", bytes, "AES-GCM", false, ["encrypt", "decrypt"]);
     keys.set(raw, pending);
@@ -52,7 +53,3 @@ export async function open(env: SecretsEnv, sealed: string, recordId: string): P
 export function newSigningSecret(): string {
   return `whsec_${toBase64Url(crypto.getRandomValues(new Uint8Array(32)))}`;
 }
-
-const fromBase64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
-const fromBase64Url = (s: string) => fromBase64(s.replaceAll("-", "+").replaceAll("_", "/"));
-const toBase64Url = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");

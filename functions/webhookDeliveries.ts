@@ -19,7 +19,8 @@ import type { SecretsEnv } from "./secrets";
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verifySignature } from "./signatures";
 import type { Execution, Page, PageArgs, WebhookDelivery } from "./types";
 import { parseInput, webhookPostSchema } from "./validation";
-import { endpointForInbound, getWebhookEndpoint, signingSecretOf, verifyingSecrets } from "./webhookEndpoints";
+import { sha256Hex } from "./model/artifact";
+import { endpointForInbound, findEndpointRow, getWebhookEndpoint, signingSecretOf, verifyingSecrets } from "./webhookEndpoints";
 
 /** What the queue carries: only ids; everything else is read from D1 when the message is handled. */
 export interface WebhookMessage {
@@ -41,14 +42,11 @@ export interface AcceptedPost {
   replayed: boolean; // the Idempotency-Key named an earlier post: nothing new was queued
 }
 
-const sha256Hex = async (text: string) =>
-  [...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)))].map((b) => b.toString(16).padStart(2, "0")).join("");
+const findDeliveryRow = (deps: Deps, id: string) =>
+  deps.db.prepare("SELECT * FROM webhook_deliveries WHERE id = ? AND account_id = ?").bind(id, deps.accountId).first<WebhookDeliveryRow>();
 
 async function deliveryRow(deps: Deps, id: string): Promise<WebhookDeliveryRow> {
-  const row = await deps.db
-    .prepare("SELECT * FROM webhook_deliveries WHERE id = ? AND account_id = ?")
-    .bind(id, deps.accountId)
-    .first<WebhookDeliveryRow>();
+  const row = await findDeliveryRow(deps, id);
   if (!row) throw notFound("WebhookDelivery", id);
   return row;
 }
@@ -92,20 +90,7 @@ export async function acceptPost(
   if (key !== null && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY)) {
     throw validationFailed([{ path: "Idempotency-Key", message: `must be 1 to ${MAX_IDEMPOTENCY_KEY} characters` }]);
   }
-  const requestSha = await sha256Hex(rawBody);
-  const replay = async (): Promise<AcceptedPost | null> => {
-    if (key === null) return null;
-    const first = await db
-      .prepare("SELECT id, request_sha256 FROM webhook_deliveries WHERE endpoint_id = ? AND idempotency_key = ?")
-      .bind(endpointId, key)
-      .first<{ id: string; request_sha256: string }>();
-    if (!first) return null;
-    if (first.request_sha256 !== requestSha) throw conflict("This Idempotency-Key was used for a different body.");
-    return { deliveryId: first.id, replayed: true };
-  };
-  const earlier = await replay();
-  if (earlier) return earlier;
-
+  const requestSha = await sha256Hex(new TextEncoder().encode(rawBody));
   const id = newId();
   const now = nowIso();
   const inserted = await db
@@ -118,9 +103,14 @@ export async function acceptPost(
     .bind(id, endpoint.account_id, endpointId, key, requestSha, data.input, data.conversationId ?? null, JSON.stringify(data.metadata), newId(), now, now)
     .first<{ id: string }>();
   if (!inserted) {
-    const raced = await replay(); // the same key, posted twice at once: the other post won
-    if (raced) return raced;
-    throw new Error("webhook delivery neither inserted nor found");
+    // The Idempotency-Key names an earlier post (or one arriving at the same moment): answer with it.
+    const first = await db
+      .prepare("SELECT id, request_sha256 FROM webhook_deliveries WHERE endpoint_id = ? AND idempotency_key = ?")
+      .bind(endpointId, key)
+      .first<{ id: string; request_sha256: string }>();
+    if (!first) throw new Error("webhook delivery neither inserted nor found");
+    if (first.request_sha256 !== requestSha) throw conflict("This Idempotency-Key was used for a different body.");
+    return { deliveryId: first.id, replayed: true };
   }
   try {
     await env.WEBHOOK_QUEUE.send({ deliveryId: id, accountId: endpoint.account_id }, { contentType: "json" });
@@ -152,22 +142,16 @@ const update = (deps: Deps, id: string, set: string, ...values: unknown[]) =>
 /** Handles one queue message for delivery `deliveryId`; `attempt` counts from 1 (the queue's count). */
 export async function processDelivery(deps: Deps, deliveryId: string, attempt: number): Promise<Outcome> {
   const env = deps.env as WebhookEnv;
-  const row = await deps.db
-    .prepare("SELECT * FROM webhook_deliveries WHERE id = ? AND account_id = ?")
-    .bind(deliveryId, deps.accountId)
-    .first<WebhookDeliveryRow>();
+  const row = await findDeliveryRow(deps, deliveryId);
   if (!row || row.status === "delivered" || row.status === "dead") return { ack: true }; // gone, or done already
-  const endpoint = await deps.db
-    .prepare("SELECT * FROM webhook_endpoints WHERE id = ? AND account_id = ?")
-    .bind(row.endpoint_id, deps.accountId)
-    .first<WebhookEndpointRow>();
+  const endpoint = await findEndpointRow(deps, row.endpoint_id);
   if (!endpoint) return { ack: true };
-  await update(deps, deliveryId, "attempts = attempts + 1");
+  const executed = row.outcome !== null;
+  await update(deps, deliveryId, executed ? "attempts = attempts + 1" : "attempts = attempts + 1, status = 'executing'");
 
   let execution: Execution | null = null;
   let failure: AppError | null = null;
-  if (row.outcome === null) {
-    await update(deps, deliveryId, "status = 'executing'");
+  if (!executed) {
     ({ execution, failure } = await executeOnce(deps, endpoint, row));
     const outcome = execution?.status === "succeeded" ? "succeeded" : "failed";
     await update(
@@ -175,7 +159,7 @@ export async function processDelivery(deps: Deps, deliveryId: string, attempt: n
       outcome, outcome, nowIso(), failure ? `${failure.code}: ${failure.message}` : null,
     );
   } else {
-    execution = await getExecution(deps, row.execution_id).catch(() => null);
+    execution = await findExecution(deps, row.execution_id);
     if (!execution) failure = new AppError("NOT_FOUND", row.last_error ?? "The execution failed.", 404);
   }
 
@@ -189,9 +173,11 @@ export async function processDelivery(deps: Deps, deliveryId: string, attempt: n
   return { ack: false, retryAfterS: retryDelayS(env, attempt) };
 }
 
+const findExecution = (deps: Deps, id: string) => getExecution(deps, id).catch(() => null);
+
 /** The delivery's Execution: found if a previous attempt stored it, else executed now under its fixed id. */
 async function executeOnce(deps: Deps, endpoint: WebhookEndpointRow, row: WebhookDeliveryRow): Promise<{ execution: Execution | null; failure: AppError | null }> {
-  const existing = await getExecution(deps, row.execution_id).catch(() => null);
+  const existing = await findExecution(deps, row.execution_id);
   if (existing) return { execution: existing, failure: null };
   try {
     const execution = await executeTask(
@@ -204,11 +190,11 @@ async function executeOnce(deps: Deps, endpoint: WebhookEndpointRow, row: Webhoo
   } catch (error) {
     if (error instanceof AppError) {
       // A failed Execution was stored (e.g. the LLM failed) or none could be (e.g. the task is gone).
-      const failed = error.executionId ? await getExecution(deps, error.executionId).catch(() => null) : null;
+      const failed = error.executionId ? await findExecution(deps, error.executionId) : null;
       return { execution: failed, failure: error };
     }
     // Two consumers raced on a duplicated message: the other stored the Execution first.
-    const raced = await getExecution(deps, row.execution_id).catch(() => null);
+    const raced = await findExecution(deps, row.execution_id);
     if (raced) return { execution: raced, failure: null };
     throw error; // unexpected: the queue retries the message
   }

@@ -22,11 +22,12 @@ export interface EndpointWithSecret {
   signingSecret: string;
 }
 
+/** The account's endpoint row, or null (the queue consumer: an endpoint deleted meanwhile is not an error). */
+export const findEndpointRow = (deps: Deps, id: string) =>
+  deps.db.prepare("SELECT * FROM webhook_endpoints WHERE id = ? AND account_id = ?").bind(id, deps.accountId).first<WebhookEndpointRow>();
+
 async function row(deps: Deps, id: string): Promise<WebhookEndpointRow> {
-  const found = await deps.db
-    .prepare("SELECT * FROM webhook_endpoints WHERE id = ? AND account_id = ?")
-    .bind(id, deps.accountId)
-    .first<WebhookEndpointRow>();
+  const found = await findEndpointRow(deps, id);
   if (!found) throw notFound("WebhookEndpoint", id);
   return found;
 }

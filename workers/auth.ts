@@ -17,17 +17,25 @@ export const deferTo = (c: Context<AppEnv>) => (work: Promise<unknown>) => c.exe
  * lately (checked before the key is looked up) or its key is over its request limit.
  */
 export async function authenticateRequest(c: Context<AppEnv>): Promise<Auth> {
+  const auth = await countingAuthFailures(c, () => authenticate(resilientDb(c.env.DB), c.req.header("authorization"), deferTo(c)));
+  if (auth.keyId) await limitKey(c.env, auth.keyId);
+  return auth;
+}
+
+/**
+ * Runs an authentication step (an API key, a webhook signature) under the per-address limit: an address
+ * over it is refused before the step runs; each UNAUTHENTICATED the step throws is counted, and the
+ * one that goes over the limit is answered RATE_LIMITED instead.
+ */
+export async function countingAuthFailures<T>(c: Context<AppEnv>, step: () => Promise<T>): Promise<T> {
   const address = clientAddress(c.req.raw);
   checkAddress(address);
-  let auth: Auth;
   try {
-    auth = await authenticate(resilientDb(c.env.DB), c.req.header("authorization"), deferTo(c));
+    return await step();
   } catch (error) {
     if (error instanceof AppError && error.code === "UNAUTHENTICATED") throw (await recordAuthFailure(c.env, address)) ?? error;
     throw error;
   }
-  if (auth.keyId) await limitKey(c.env, auth.keyId);
-  return auth;
 }
 
 export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {

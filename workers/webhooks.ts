@@ -3,10 +3,8 @@
 import { Hono } from "hono";
 import { resilientDb } from "../functions/d1";
 import { depsFor } from "../functions/deps";
-import { AppError } from "../functions/errors";
 import { acceptPost, markDead, processDelivery, retryDelayS, type WebhookEnv, type WebhookMessage } from "../functions/webhookDeliveries";
-import type { AppEnv } from "./auth";
-import { checkAddress, clientAddress, recordAuthFailure } from "./rateLimit";
+import { countingAuthFailures, type AppEnv } from "./auth";
 
 export const DEAD_LETTER_QUEUE = "adaptagent-webhooks-dead";
 
@@ -15,16 +13,11 @@ export const webhooks = new Hono<AppEnv>();
 // 202 at once: the execution runs from the queue. A refused signature counts as a failed
 // authentication for the sender's address (the same limit as wrong API keys).
 webhooks.post("/webhooks/:endpointId", async (c) => {
-  const address = clientAddress(c.req.raw);
-  checkAddress(address);
   const env = c.env as WebhookEnv;
-  try {
-    const accepted = await acceptPost(resilientDb(env.DB), env, c.req.param("endpointId"), c.req.raw.headers, await c.req.text());
-    return c.json({ deliveryId: accepted.deliveryId, replayed: accepted.replayed }, 202);
-  } catch (error) {
-    if (error instanceof AppError && error.code === "UNAUTHENTICATED") throw (await recordAuthFailure(env, address)) ?? error;
-    throw error;
-  }
+  const accepted = await countingAuthFailures(c, async () =>
+    acceptPost(resilientDb(env.DB), env, c.req.param("endpointId"), c.req.raw.headers, await c.req.text()),
+  );
+  return c.json({ deliveryId: accepted.deliveryId, replayed: accepted.replayed }, 202);
 });
 
 /** The queue handler: deliveries from the webhook queue, and dead ones from its dead-letter queue. */

@@ -6,8 +6,7 @@ import type { Deps } from "../deps";
 import { adaptedTask } from "./adaptation";
 import { calibratedConfidence } from "./confidence";
 import { activeVersionStatement, useActiveModel, type ActiveRow } from "./loader";
-import type { LoadedModel } from "./runtime";
-import { softmax } from "./runtime";
+import { softmax, type LoadedModel } from "./runtime";
 import { embedExamples, loadSupport, nearest, signatureStatement, type SignatureRow } from "./support";
 
 export interface LabelScore {

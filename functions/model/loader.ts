@@ -117,16 +117,12 @@ export async function getActiveModel(deps: Deps, prefetched?: ActiveRow | null):
 
 /** Loads a version once (concurrent callers share it), within loadTimeoutMs; the loaded one becomes current. */
 function startLoad(bucket: R2Bucket, row: ActiveRow): Promise<LoadedModel> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(modelBroken(`ModelVersion ${row.version} did not load within ${loaderTimings.loadTimeoutMs / 1000} s (R2 too slow).`)),
-      loaderTimings.loadTimeoutMs,
-    );
-  });
   const load = loadVersion(bucket, row);
-  const pending = Promise.race([load, deadline])
+  const pending: Promise<LoadedModel> = within(load, loaderTimings.loadTimeoutMs)
     .then((model) => {
+      if (model === "timeout") {
+        throw modelBroken(`ModelVersion ${row.version} did not load within ${loaderTimings.loadTimeoutMs / 1000} s (R2 too slow).`);
+      }
       if (loading.get(row.version) === pending) makeCurrent(model);
       failures.delete(row.version);
       return model;
@@ -140,7 +136,6 @@ function startLoad(bucket: R2Bucket, row: ActiveRow): Promise<LoadedModel> {
       throw typed;
     })
     .finally(() => {
-      clearTimeout(timer);
       if (loading.get(row.version) === pending) loading.delete(row.version);
     });
   loading.set(row.version, pending);
