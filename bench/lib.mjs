@@ -82,6 +82,8 @@ export async function connectInspector(url, wakeUrl) {
   // The first DevTools session after workerd starts may never answer (seen with workerd 2026-04-26);
   // a new connection does, so connecting retries until a first GC request is answered.
   // Runtime is not enabled: the Worker's console output would stream over the same socket.
+  // The instrument must never fail the bench: a session that cannot be opened is tried again at the
+  // next sample, and a sample without an answer is null (the bench then bounds RSS instead).
   const connect = async () => {
     for (let attempt = 1; ; attempt++) {
       const session = await openSession(url, wakeUrl);
@@ -90,14 +92,17 @@ export async function connectInspector(url, wakeUrl) {
         return session;
       } catch (error) {
         session.ws.close();
-        if (attempt >= 5) throw error;
+        if (attempt >= 3) throw error;
       }
     }
   };
-  let session = await connect();
+  let session = await connect().catch((error) => (console.error(`[inspector] not connected yet: ${error.message}`), null));
+  let busy = false;
   return {
     /** MB, or null when the inspector did not answer in time (the session is then reopened). */
     async liveHeapMb() {
+      if (busy) return null; // the previous sample is still waiting: do not pile requests up
+      busy = true;
       try {
         session ??= await connect();
         await session.call("HeapProfiler.collectGarbage");
@@ -108,6 +113,8 @@ export async function connectInspector(url, wakeUrl) {
         session?.ws.close();
         session = null;
         return null;
+      } finally {
+        busy = false;
       }
     },
     close: () => session?.ws.close(),

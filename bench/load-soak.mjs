@@ -111,7 +111,10 @@ try {
   const rss = () => Math.max(...workerdPids(dev.pid).map(rssMb));
   const memory = [];
   const live = []; // the live heap after a full GC
-  const inspector = await connectInspector(await findWorkerInspector("adaptagent"), `${base}/health`);
+  // Without an inspector (none found) the live-heap samples are null and the bound applies to RSS.
+  const inspector = await findWorkerInspector("adaptagent")
+    .then((url) => connectInspector(url, `${base}/health`))
+    .catch((error) => (log(`no inspector: ${error.message}`), { liveHeapMb: async () => null, close: () => undefined }));
   const sampleLive = async () => {
     const t_s = Math.round((performance.now() - t0) / 1000);
     live.push({ t_s, live_heap_mb: await inspector.liveHeapMb(), rss_mb_after_gc: rss() });
