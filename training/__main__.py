@@ -50,6 +50,8 @@ def _measured(cfg, model, encoder) -> dict:
     from training import evaluate
     from training.algorithms import NO_META
     name = {"static": "static-shipped", "static-ctx": "static-ctx-shipped"}.get(cfg.encoder, cfg.encoder)
+    if cfg.encoder.startswith("artifact:"):
+        name = "static-ctx-artifact"  # evaluate.py's name for the committed artifact's encoder
     if cfg.algorithm == NO_META:
         return evaluate.measured_cross_dataset(cfg.algorithm, name, model_args=model.constructor_args(),
                                                encoder_tag=encoder.tag)

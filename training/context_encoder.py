@@ -252,6 +252,44 @@ class ContextEncoder:
         return enc
 
 
+class ArtifactContextEncoder(ContextEncoder):
+    """The edge encoder of a published artifact, read back from its own files: the static student and
+    context.onnx exactly as they ship (int8), tag from its manifest. `encode` is what the Worker computes.
+
+    An artifact holds no float32 weights, so there is no `encode_fp32` (and no int8-vs-float32 check: the
+    artifact's manifest carries the figures measured when it was built). What it is for: rebuilding the
+    shipped model with another adaptation on the same encoder, and evaluating on the very features the
+    edge computes, without retraining the context net (~35 min on 2 cores)."""
+
+    def __init__(self, directory: str | Path):
+        d = Path(directory)
+        section = json.loads((d / "manifest.json").read_text(encoding="utf-8"))["encoder"]
+        if "context" not in section.get("files", {}):
+            raise ValueError(f"{d}: the artifact's encoder has no context net")
+        self.static = StaticEncoder.load(d, {**{k: v for k, v in section.items() if k != "context"},
+                                             "tag": section["context"]["static_tag"],
+                                             "files": {k: v for k, v in section["files"].items() if k != "context"}})
+        self.cfg = ContextConfig(layers=section["context"]["layers"], heads=section["context"]["heads"],
+                                 ffn=section["context"]["ffn"], max_positions=section["context"]["max_positions"])
+        self.net = None
+        self.tag, self.digest = section["tag"], section["tag"].rsplit("-", 1)[-1]
+        self._onnx, self._session = (d / section["files"]["context"]).read_bytes(), None
+        self.source = d
+        metrics = json.loads((d / "manifest.json").read_text(encoding="utf-8")).get("metrics", {})
+        self.recorded_int8_cost = {k: v for k, v in metrics.items() if k.startswith("context_int8_vs_fp32")}
+
+    def state(self) -> dict[str, np.ndarray]:
+        raise NotImplementedError("an artifact ships no float32 weights")
+
+    def encode_fp32(self, texts: list[str], batch: int = 256) -> np.ndarray:
+        raise NotImplementedError("an artifact ships no float32 weights: use encode (what the edge computes)")
+
+    def save(self, directory: str | Path, provenance: dict | None = None) -> dict:
+        if provenance is not None:
+            raise ValueError("an artifact's encoder is not re-cached: read it from the artifact")
+        return super().save(directory)
+
+
 def _length_batches(bags: list[np.ndarray], size: int, rng: np.random.Generator, pool: int = 50) -> list[np.ndarray]:
     """Shuffled batches of similar-length texts: texts are shuffled, sorted by length within pools of
     `pool` batches, cut into batches, and the batches shuffled. Padding (wasted attention) drops ~3x."""

@@ -76,6 +76,9 @@ ENCODERS = {
     # The static student + its context net (training/context_encoder.py), shipped and held-out builds.
     "static-ctx-shipped": lambda holdout: _context(None),
     "static-ctx": lambda holdout: _context(holdout),
+    # The encoder of the committed default artifact, read back from its files (what the Worker runs, int8
+    # context graph included): tuned on every set's train split, like static-ctx-shipped.
+    "static-ctx-artifact": lambda holdout: _artifact_encoder(),
     # The same recipes with ../shared/data/sgd's user turns added to the tuning corpus (distill.CORPORA);
     # held-out builds never see any text of the target (cross-clean).
     "static-sgd": _student(corpus="sets+sgd"),
@@ -91,6 +94,12 @@ def _context(holdout, **student_changes):
 
     return build_context_student(holdout=holdout, student=replace(SHIPPED, **student_changes))
 _TEACHER: list = []
+
+
+def _artifact_encoder():
+    from training.context_encoder import ArtifactContextEncoder
+
+    return ArtifactContextEncoder(REPO / "models" / "default")
 
 
 def _teacher():

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 HEAD_INITS = ("prototypes", "learned")
+SOLVERS = ("gd", "cg")
 
 
 @dataclass
@@ -27,11 +28,22 @@ class ModelConfig:
     learn_step_sizes: bool = True  # Meta-SGD: per-step, per-feature step sizes are meta-parameters
     temperature: float = 10.0      # initial logit scale (features are unit vectors)
     inner_l2: float = 0.0          # inner-loop pull towards the initial head (regularises few shots)
+    # "gd": `steps` (Meta-SGD) gradient steps with the step sizes above. "cg": `steps` conjugate-gradient
+    # steps on the centred support with an exact Newton step length along each direction (no step size
+    # to choose or learn), minimising the support cross-entropy plus (prior / support size)/2 · ||W - W0||²
+    # (W0: the prototype head); it reaches the L2-regularised logistic regression optimum in a few steps.
+    solver: str = "gd"
+    prior: float = 3.0             # "cg" only: strength of the pull towards the prototype head
+
 
     def __post_init__(self) -> None:
         if self.head_init not in HEAD_INITS:
             raise ValueError(f"head_init must be one of {HEAD_INITS}, got {self.head_init!r}")
-        if self.dim < 1 or self.features < 1 or self.steps < 0 or self.inner_lr <= 0 or self.temperature <= 0:
+        if self.solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
+        if self.solver == "cg" and self.head_init != "prototypes":
+            raise ValueError("the cg solver starts from (and is pulled towards) the prototype head: head_init='prototypes'")
+        if self.dim < 1 or self.features < 1 or self.steps < 0 or self.inner_lr <= 0 or self.temperature <= 0 or self.prior < 0:
             raise ValueError(f"invalid model config {self}")
 
 

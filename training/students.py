@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from training.context_encoder import SHIPPED_CONTEXT, SMOKE_CONTEXT, build_context_student
+from training.context_encoder import SHIPPED_CONTEXT, ArtifactContextEncoder, SMOKE_CONTEXT, build_context_student
 from training.distill import SHIPPED, build_student, shipped_student
 from training.encoders import TEACHER_TAG, Encoder, TeacherEncoder
 
@@ -22,7 +22,12 @@ def get_encoder(name: str) -> Encoder:
 
     "static:<target>" -> the student tuned without any text of cross-dataset target <target>
     (what the cross-dataset evaluation of that target must use).
+
+    "artifact:<folder>" -> the edge encoder of a built artifact (e.g. artifact:models/default), read
+    back from its files: rebuilds the model on the same encoder without retraining it.
     """
+    if name.startswith("artifact:"):
+        return ArtifactContextEncoder(name.split(":", 1)[1])
     if name in ("teacher", TEACHER_TAG):
         return TeacherEncoder()
     if name.startswith("static-ctx"):  # the static student + its context net (training/context_encoder.py)

@@ -113,3 +113,33 @@ def test_training_brings_the_student_closer_to_the_teacher():
     err_static, r_static = _similarity_agreement(target, static.encode(tune))
     err_ctx, r_ctx = _similarity_agreement(target, enc.encode(tune))  # through the shipped int8 graph
     assert r_ctx > r_static, (r_ctx, r_static)
+
+
+def test_an_artifacts_encoder_read_back_encodes_what_it_shipped_and_rebuilds(tmp_path):
+    """ArtifactContextEncoder: the encoder of a built artifact, from its files alone, gives the embeddings
+    the artifact was built with, and a model rebuilt on it ships the same encoder files and tag."""
+    import json
+
+    from training import algorithms, export
+    from training.context_encoder import ArtifactContextEncoder
+
+    static = _static()
+    cfg = ContextConfig(layers=1, ffn=32)
+    enc = ContextEncoder(static, cfg, _random_state(static, cfg))
+    first = tmp_path / "first"
+    export.build_artifact(algorithms.edge_no_meta_model(static.dim), enc, first, algorithms.NO_META, {})
+    back = ArtifactContextEncoder(first)
+    assert back.tag == enc.tag and back.dim == enc.dim
+    np.testing.assert_array_equal(back.encode(TEXTS), enc.encode(TEXTS))
+    with pytest.raises(NotImplementedError):
+        back.encode_fp32(TEXTS)
+
+    again = tmp_path / "again"
+    man = export.build_artifact(algorithms.edge_no_meta_model(static.dim, steps=2), back, again, algorithms.NO_META, {})
+    before = json.loads((first / "manifest.json").read_text())
+    assert man["encoder"] == before["encoder"]
+    for name in ("static_table.i8", "static_scales.f32", "context.onnx"):
+        assert (again / name).read_bytes() == (first / name).read_bytes()
+    # no float32 net to compare the int8 graph with: the figures measured at the first build, said so
+    assert man["metrics"]["context_int8_vs_fp32_cosine_min"] == before["metrics"]["context_int8_vs_fp32_cosine_min"]
+    assert man["metrics"]["context_int8_measured_in"] == str(first)

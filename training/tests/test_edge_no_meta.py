@@ -44,7 +44,8 @@ def test_exported_graphs_predict_like_evaluate(tmp_path):
     man = export.build_artifact(algorithms.edge_no_meta_model(16), TinyStaticEncoder(), tmp_path,
                                 algorithms.NO_META, {"algorithm": algorithms.NO_META})
     assert man["algorithm"] == "edge_no_meta" and re.fullmatch(r"\d{8}-\d{6}-edge_no_meta-static", man["version"])
-    assert man["adaptation"]["steps"] == algorithms.NO_META_MODEL["steps"] and not man["adaptation"]["learned_step_sizes"]
+    assert man["adaptation"]["steps"] == algorithms.NO_META_MODEL["steps"]
+    assert man["adaptation"]["solver"] == algorithms.NO_META_MODEL["solver"] == "cg" and man["adaptation"]["prior"] == algorithms.NO_META_MODEL["prior"]
     assert man["adaptation"]["temperature"] == pytest.approx(10.0)
     assert man["parity"]["max_abs_diff"] <= man["tolerance"]["atol"]
 
@@ -82,12 +83,15 @@ def test_manifest_cites_the_measured_rows():
 
 
 def test_shipped_step_is_the_one_selected_on_meta_valid():
-    """The default's steps and step size are what tune_edge_no_meta selected on meta-valid (read, not typed)."""
+    """The default's solver, steps and prior are what tune_edge_no_meta selected on meta-valid among the
+    configurations within the latency budget (read, not typed)."""
     selection = json.loads((evaluate.EVALUATION_JSON.parent / "edge_no_meta_selection.json").read_text())
-    assert selection["selected"] == {"steps": algorithms.NO_META_MODEL["steps"], "step_size": algorithms.NO_META_MODEL["inner_lr"]}
+    shipped = algorithms.NO_META_MODEL
+    assert selection["selected"] == {"solver": shipped["solver"], "steps": shipped["steps"], "prior": shipped["prior"]}
     assert selection["selected"] == selection["shipped"]
-    top = max(r["meta_valid_mean"] for r in selection["rows"])
-    chosen = next(r for r in selection["rows"]
-                  if (r["steps"], r["step_size"]) == (selection["selected"]["steps"], selection["selected"]["step_size"]))
+    affordable = [r for r in selection["rows"] if r["steps"] <= selection["max_steps"]]
+    top = max(r["meta_valid_mean"] for r in affordable)
+    chosen = next(r for r in affordable if {k: r.get(k) for k in selection["selected"]} == selection["selected"])
     assert chosen["meta_valid_mean"] >= top - selection["tie_points"]  # within noise of the best...
-    assert all(r["steps"] >= chosen["steps"] for r in selection["rows"] if r["meta_valid_mean"] >= top - selection["tie_points"])
+    assert all(r["steps"] >= chosen["steps"] for r in affordable if r["meta_valid_mean"] >= top - selection["tie_points"])
+    assert any(r["steps"] > selection["max_steps"] for r in selection["rows"])  # larger ones were scored, not chosen
