@@ -54,14 +54,18 @@ export async function registerModelVersion(
   return getModelVersion(deps, data.version);
 }
 
-/** Deactivates the current version and activates this one in one batch (never zero-then-error, never two). */
+/**
+ * An admin's activation by hand: deactivates the current version and activates this one in one batch
+ * (never zero-then-error, never two), recorded as activated_by 'admin' — also over a gate's rejection,
+ * which stays on the record beside it.
+ */
 export async function activateModelVersion(deps: Deps, auth: Pick<Auth, "isAdmin">, version: string): Promise<ModelVersion> {
   requireAdmin(auth, "activate model versions");
   await getModelVersion(deps, version);
   await deps.db.batch([
     deps.db.prepare("UPDATE model_versions SET active = 0 WHERE active = 1 AND version <> ?").bind(version),
     deps.db
-      .prepare("UPDATE model_versions SET active = 1, activated_at = ? WHERE version = ? AND active = 0")
+      .prepare("UPDATE model_versions SET active = 1, activated_at = ?, activated_by = 'admin' WHERE version = ? AND active = 0")
       .bind(nowIso(), version),
   ]);
   return getModelVersion(deps, version);

@@ -121,6 +121,8 @@ export interface ModelVersion {
   active: boolean;
   activatedAt: string | null;
   createdAt: string;
+  activatedBy: "gate" | "admin" | null; // null: activated when published (before any gate ran)
+  gate: GateReport | null; // the promotion gate's figures and decision (functions/promotionGate.ts)
 }
 
 export interface Adaptation {
@@ -184,4 +186,25 @@ export interface WebhookDelivery {
   updatedAt: string;
   executedAt: string | null;
   deliveredAt: string | null;
+}
+
+/** One account's leave-out figures in a promotion gate run: accuracy (%) of each model on its held-out examples. */
+export interface GateAccountFigures {
+  accountId: string;
+  tasks: number;
+  heldOut: number;
+  candidate: number;
+  active: number;
+}
+
+/** What the promotion gate measured and decided for a candidate ModelVersion (functions/promotionGate.ts). */
+export interface GateReport {
+  decision: "promoted" | "rejected";
+  reason: string;
+  candidate: string;
+  comparedWith: string | null; // the active version at the time; null when none was active
+  marginPoints: number;
+  benchmark: { cells: number; candidateMean: number; activeMean: number } | null;
+  accounts: { count: number; candidateMean: number | null; activeMean: number | null; worstDelta: number | null; figures: GateAccountFigures[] };
+  evaluatedAt: string;
 }

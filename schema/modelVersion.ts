@@ -3,10 +3,37 @@
 import {
   activateModelVersion, getActiveModelVersion, getModelVersion, listModelVersions, registerModelVersion,
 } from "../functions/modelVersions";
+import { runPromotionGate } from "../functions/promotionGate";
+import type { GateReport } from "../functions/types";
 import { builder } from "./builder";
+import { forbidden } from "../functions/errors";
 import { withoutNulls } from "./input";
 import { forwardPageArgs, pageArgs, toConnection } from "./page";
 import { ModelVersionConnection, ModelVersionRef } from "./refs";
+
+const GateRef = builder.objectRef<GateReport>("ModelGate").implement({
+  description:
+    "The promotion gate's run on a candidate: candidate and active version on the same held-out work (the manifests' benchmark cells; each account's tasks, leave-out), and the decision.",
+  fields: (t) => ({
+    decision: t.exposeString("decision", { description: "promoted (activated by the gate) or rejected (the active version kept serving)" }),
+    reason: t.exposeString("reason"),
+    comparedWith: t.exposeString("comparedWith", { nullable: true, description: "The version active when the gate ran." }),
+    marginPoints: t.exposeFloat("marginPoints", { description: "How many points worse than the active version one account may be." }),
+    benchmarkCells: t.int({ nullable: true, resolve: (g) => g.benchmark?.cells ?? null }),
+    benchmarkCandidateMean: t.float({ nullable: true, resolve: (g) => g.benchmark?.candidateMean ?? null }),
+    benchmarkActiveMean: t.float({ nullable: true, resolve: (g) => g.benchmark?.activeMean ?? null }),
+    accountsEvaluated: t.int({ resolve: (g) => g.accounts.count }),
+    accountsCandidateMean: t.float({ nullable: true, resolve: (g) => g.accounts.candidateMean }),
+    accountsActiveMean: t.float({ nullable: true, resolve: (g) => g.accounts.activeMean }),
+    worstAccountDelta: t.float({ nullable: true, description: "Candidate minus active, points, for the account that lost most.", resolve: (g) => g.accounts.worstDelta }),
+    accounts: t.field({
+      type: "JSON",
+      description: "Per-account figures {accountId, tasks, heldOut, candidate, active} (%): an admin key sees every account, any other only its own.",
+      resolve: (g, _args, ctx) => g.accounts.figures.filter((f) => ctx.auth.isAdmin || f.accountId === ctx.auth.accountId),
+    }),
+    evaluatedAt: t.expose("evaluatedAt", { type: "DateTime" }),
+  }),
+});
 
 builder.objectType(ModelVersionRef, {
   description: "A published meta-trained model (docs/model-artifact.md). At most one is active.",
@@ -19,6 +46,11 @@ builder.objectType(ModelVersionRef, {
     metrics: t.expose("metrics", { type: "JSON", description: "The evaluation that justified publishing it." }),
     active: t.exposeBoolean("active"),
     activatedAt: t.expose("activatedAt", { type: "DateTime", nullable: true }),
+    activatedBy: t.exposeString("activatedBy", {
+      nullable: true,
+      description: "gate (the promotion gate promoted it) or admin (activated by hand, whatever the gate said); null: active since it was published",
+    }),
+    gate: t.field({ type: GateRef, nullable: true, description: "The promotion gate's last run on this version.", resolve: (v) => v.gate }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
   }),
 });
@@ -58,16 +90,30 @@ const RegisterModelVersionInput = builder.inputType("RegisterModelVersionInput",
 builder.mutationFields((t) => ({
   registerModelVersion: t.field({
     type: ModelVersionRef,
-    description: "Admin only: registers a published version (inactive). CONFLICT if the version exists: versions are immutable.",
+    description:
+      "Admin only: registers a published version as a candidate and runs the promotion gate on it (it becomes active only if the gate promotes it; see `gate`). CONFLICT if the version exists: versions are immutable.",
     args: { input: t.arg({ type: RegisterModelVersionInput, required: true }) },
-    resolve: (_root, { input }, ctx) => {
+    resolve: async (_root, { input }, ctx) => {
       const { metrics, ...rest } = withoutNulls(input);
-      return registerModelVersion(ctx.deps, ctx.auth, { ...rest, metrics: metrics as Record<string, unknown> | undefined });
+      const registered = await registerModelVersion(ctx.deps, ctx.auth, { ...rest, metrics: metrics as Record<string, unknown> | undefined });
+      await runPromotionGate(ctx.deps, registered.version);
+      return getModelVersion(ctx.deps, registered.version);
+    },
+  }),
+  runPromotionGate: t.field({
+    type: ModelVersionRef,
+    description: "Admin only: runs the promotion gate on a version again (e.g. after new feedback), activating it if promoted.",
+    args: { version: t.arg.id({ required: true }) },
+    resolve: async (_root, { version }, ctx) => {
+      if (!ctx.auth.isAdmin) throw forbidden("Only an admin API key may run the promotion gate.");
+      await getModelVersion(ctx.deps, String(version));
+      await runPromotionGate(ctx.deps, String(version));
+      return getModelVersion(ctx.deps, String(version));
     },
   }),
   activateModelVersion: t.field({
     type: ModelVersionRef,
-    description: "Admin only (FORBIDDEN otherwise): makes this version the active one, deactivating the previous.",
+    description: "Admin only (FORBIDDEN otherwise): makes this version the active one by hand, deactivating the previous; recorded as activatedBy admin, beside any gate decision.",
     args: { version: t.arg.id({ required: true }) },
     resolve: (_root, { version }, ctx) => activateModelVersion(ctx.deps, ctx.auth, String(version)),
   }),

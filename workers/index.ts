@@ -4,7 +4,9 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { resilientDb } from "../functions/d1";
 import { AppError, payloadTooLarge } from "../functions/errors";
+import { depsFor } from "../functions/deps";
 import { exportFeedback } from "../functions/feedbackExport";
+import { gatePendingVersions } from "../functions/promotionGate";
 import { handleGraphQL } from "../schema/yoga";
 import { optionalAuth, type AppEnv } from "./auth";
 import { errorResponse, graphqlErrorResponse } from "./errors";
@@ -73,6 +75,8 @@ export default {
   async scheduled(controller: ScheduledController, env: Env, _ctx: ExecutionContext) {
     const { key, count } = await exportFeedback(resilientDb(env.DB), env.MODELS, new Date(controller.scheduledTime));
     console.log(JSON.stringify({ event: "feedback_export", key, count }));
+    // Versions published without the GraphQL registration (scripts, a training job writing D1): gated here.
+    await gatePendingVersions(depsFor(env, "promotion-gate"));
   },
   queue: handleQueue,
 } satisfies ExportedHandler<Env, WebhookMessage>;

@@ -115,6 +115,20 @@ export async function getActiveModel(deps: Deps, prefetched?: ActiveRow | null):
   }
 }
 
+/**
+ * A version loaded beside the current one, never made current (the promotion gate's candidate): `use`
+ * runs with it, then its sessions are released. Two models are in memory while it runs.
+ */
+export async function withDetachedModel<T>(bucket: R2Bucket, row: ActiveRow, use: (model: LoadedModel) => Promise<T>): Promise<T> {
+  const model = await within(loadVersion(bucket, row), loaderTimings.loadTimeoutMs);
+  if (model === "timeout") throw modelBroken(`ModelVersion ${row.version} did not load within ${loaderTimings.loadTimeoutMs / 1000} s (R2 too slow).`);
+  try {
+    return await use(model);
+  } finally {
+    loaderStats.sessionsReleased += await model.release();
+  }
+}
+
 /** Loads a version once (concurrent callers share it), within loadTimeoutMs; the loaded one becomes current. */
 function startLoad(bucket: R2Bucket, row: ActiveRow): Promise<LoadedModel> {
   const load = loadVersion(bucket, row);
