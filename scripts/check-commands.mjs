@@ -4,7 +4,8 @@
 // what ran, how long each took, and the time from the start of `npm start` to the first /health and to
 // the first successful executeTask through REST.
 //   npm start (on PORT, default 8789) → GraphQL createAgent → REST POST /tasks → POST /execute_task →
-//   POST /feedback; with the data sets present, a 77-label BANKING77 task from its 5-shot file answering
+//   POST /feedback → the README's webhook round trip (signed post twice, receiver checks the callback);
+//   with the data sets present, a 77-label BANKING77 task from its 5-shot file answering
 //   every test query it is asked without an LLM; npm run publish:local (already published: kept);
 //   npm run create-key; Schemathesis against /openapi.json (scripts/schemathesis.sh); npm run eval;
 //   npm run bench:load (40 s); npm run bench / bench:http (short); npm run check:deploy;
@@ -138,6 +139,39 @@ try {
     log(`✓ 77-label task: ${correct}/${test.length} correct, all answered by the model`);
   }
 
+  // The README's webhook round trip: an endpoint, scripts/webhook-receiver.mjs on the local receiver
+  // address .dev.vars allows, a signed post sent twice with one Idempotency-Key, one signed callback.
+  const hook = (await gql(`mutation { createWebhookEndpoint(input: { taskId: "${task.json.id}", callbackUrl: "http://127.0.0.1:8788/results" }) { signingSecret endpoint { id } } }`)).data?.createWebhookEndpoint;
+  check(hook?.signingSecret?.startsWith("whsec_"), `createWebhookEndpoint under npm start: ${JSON.stringify(hook)}`);
+  const receiver = spawn(process.execPath, [join(ROOT, "scripts", "webhook-receiver.mjs")], { cwd: ROOT, env: { ...process.env, WEBHOOK_SECRET: hook.signingSecret }, stdio: ["ignore", "pipe", "inherit"] });
+  let received = "";
+  receiver.stdout.on("data", (d) => (received += d));
+  try {
+    const body = JSON.stringify({ input: "still waiting on my new card", metadata: { ticket: "T-1042" } });
+    const ts = String(Math.floor(Date.now() / 1000));
+    const { createHmac } = await import("node:crypto");
+    const headers = { "content-type": "application/json", "x-adaptagent-timestamp": ts, "x-adaptagent-signature": `v1=${createHmac("sha256", hook.signingSecret).update(`${ts}.${body}`).digest("hex")}`, "idempotency-key": "T-1042" };
+    const posted = [];
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch(`${base}/webhooks/${hook.endpoint.id}`, { method: "POST", headers, body, signal: AbortSignal.timeout(MINUTE) });
+      posted.push({ status: res.status, ...(await res.json()) });
+    }
+    check(posted[0].status === 202 && posted[1].status === 202 && posted[1].replayed && posted[1].deliveryId === posted[0].deliveryId, `webhook posts: ${JSON.stringify(posted)}`);
+    const until = performance.now() + 2 * MINUTE;
+    let delivery;
+    while (performance.now() < until) {
+      delivery = (await gql(`{ webhookDelivery(id: "${posted[0].deliveryId}") { status attempts callbackStatus execution { id predictedLabel } } }`)).data?.webhookDelivery;
+      if (delivery?.status === "delivered" || delivery?.status === "dead") break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    check(delivery?.status === "delivered" && delivery.callbackStatus === 200, `webhook delivery: ${JSON.stringify(delivery)}`);
+    check(received.includes("signature ok") && received.includes(delivery.execution.id) && !received.includes("REFUSED"), `the receiver got one signed callback: ${received.slice(-500)}`);
+    report.steps["webhook round trip (README)"] = { status: delivery.status, attempts: delivery.attempts, predicted: delivery.execution.predictedLabel };
+    log(`✓ webhook round trip: ${delivery.status} after ${delivery.attempts} attempt(s)`);
+  } finally {
+    receiver.kill();
+  }
+
   const published = await npm(["publish:local"]);
   check(!/error/i.test(published), "publish:local");
   const created = (await npm(["create-key"])).trim();
@@ -163,6 +197,9 @@ if (existsSync(join(DATA, "banking77", "train_5.jsonl"))) {
   // load; memory over 40 s says little — the documented long run is where those bounds mean something).
   await npm(["bench:load", "--", "--duration", "40", "--rate", "4", "--p99-bound-ms", "10000", "--memory-growth-bound-mb", "1000", "--out", join(ROOT, ".cache", "check-bench-load.json")], { timeout: 6 * MINUTE });
 }
+// Webhooks under load, short: signed posts (some sent twice), a receiver that fails some first callbacks;
+// exactly one Execution per distinct post (docs/benchmarks.md has the 1 000-post run).
+await npm(["bench:webhooks", "--", "--posts", "200", "--out", join(ROOT, ".cache", "check-bench-webhooks.json")], { timeout: 6 * MINUTE });
 await npm(["check:deploy"]);
 if (existsSync(join(DATA, "banking77", "test.jsonl"))) {
   // Training needs the data sets; the smoke preset runs the same command and code path in minutes.

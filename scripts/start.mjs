@@ -1,12 +1,14 @@
 // npm start: the service on its embedded default, from a fresh clone.
 // 1. local D1 migrations; 2. a development account + API key (created once, printed every start);
 // 3. the shipped default model (models/default, no Python needed) published into local R2 + D1;
-// 4. wrangler dev on 127.0.0.1:$PORT (default 8787).
+// 4. local secrets for webhooks in .dev.vars (generated once: scripts/dev-vars.mjs);
+// 5. wrangler dev on 127.0.0.1:$PORT (default 8787).
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describeArtifact, publishArtifact, resolveArtifact, verifyArtifact } from "./artifact.mjs";
+import { ensureDevVars, LOCAL_RECEIVER } from "./dev-vars.mjs";
 import { createAccountKey, keyExists } from "./keys.mjs";
 import { guardWorkerd } from "./workerd-guard/guard.mjs";
 
@@ -35,12 +37,15 @@ if (!devKey || !keyExists(devKey)) {
 const artifact = resolveArtifact();
 console.log(`[start] ${describeArtifact(artifact, verifyArtifact(artifact).manifest)}: publishing to local R2 + D1…`);
 publishArtifact(artifact, { activate: true, log: console.log });
+const addedVars = ensureDevVars(join(root, ".dev.vars"));
+if (addedVars.length > 0) console.log(`[start] .dev.vars: generated ${addedVars.join(", ")} (local only; never committed)`);
 console.log(`
   adaptagent is starting on http://127.0.0.1:${port}
   GraphiQL:      http://127.0.0.1:${port}/graphql   (header: Authorization: Bearer <key>)
   REST:          POST /tasks, /execute_task, /feedback   OpenAPI: /openapi.json
   Dev API key:   ${devKey}
   LLM:           set LLM_API_KEY (and LLM_BASE_URL / LLM_MODEL) in .dev.vars to enable LLM answers
+  Webhooks:      POST /webhooks/<endpointId>, signed; local callbacks allowed under ${LOCAL_RECEIVER} (README)
 `);
 const dev = spawn(wrangler, ["dev", "--ip", "127.0.0.1", "--port", port], { cwd: root, stdio: "inherit" });
 for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => dev.kill(sig));

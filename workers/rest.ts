@@ -11,6 +11,7 @@ import { createTask, createTaskFromRequest } from "../functions/taskSetup";
 import { createTaskFromRequestSchema, createTaskSchema, executeTaskSchema, submitFeedbackSchema, toFieldIssues } from "../functions/validation";
 import { requireAuth, type AppEnv } from "./auth";
 import { errorResponses, ExecutionSchema, FeedbackSchema, llmErrorResponses, TaskSchema } from "./openapi";
+import { webhookRouteDoc } from "./webhooks";
 
 const json = <S extends z.ZodType>(schema: S) => ({ content: { "application/json": { schema } }, required: true });
 const security = [{ bearerAuth: [] }];
@@ -101,6 +102,8 @@ rest.openapi(feedbackRoute, async (c) => {
   const feedback = await submitFeedback(depsFor(c.env, c.get("auth").accountId), c.req.valid("json"));
   return c.json(FeedbackSchema.parse(feedback), 201);
 });
+
+rest.openAPIRegistry.registerPath(webhookRouteDoc); // served by workers/webhooks.ts
 
 rest.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
   type: "http",

@@ -46,14 +46,22 @@ describe("methods", () => {
 });
 
 describe("GET /openapi.json", () => {
-  it("is generated from the zod schemas: the three routes, their bodies and the bearer scheme", async () => {
+  it("is generated from the zod schemas: the three routes and the webhook route, their bodies and the bearer scheme", async () => {
     const res = await call("/openapi.json");
     expect(res.status).toBe(200);
     const doc = res.json as {
-      paths: Record<string, { post: { requestBody: unknown; responses: Record<string, unknown> } }>;
+      paths: Record<string, { post: { requestBody: unknown; responses: Record<string, unknown>; security?: unknown; parameters?: { name: string; in: string; required?: boolean }[] } }>;
       components: { schemas: Record<string, { properties?: Record<string, unknown> }>; securitySchemes: Record<string, unknown> };
     };
-    expect(Object.keys(doc.paths).sort()).toEqual(["/execute_task", "/feedback", "/tasks"]);
+    expect(Object.keys(doc.paths).sort()).toEqual(["/execute_task", "/feedback", "/tasks", "/webhooks/{endpointId}"]);
+    // the webhook route is signed, not keyed: its headers are documented, no bearer scheme
+    const webhook = doc.paths["/webhooks/{endpointId}"]!.post;
+    expect(webhook.security).toBeUndefined();
+    expect(webhook.parameters?.filter((p) => p.in === "header" && p.required).map((p) => p.name).sort()).toEqual([
+      "x-adaptagent-signature",
+      "x-adaptagent-timestamp",
+    ]);
+    expect(Object.keys(webhook.responses)).toEqual(expect.arrayContaining(["202", "401", "404", "409"]));
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
     expect(Object.keys(doc.components.schemas.ExecuteTaskBody?.properties ?? {})).toEqual(
       expect.arrayContaining(["taskId", "input", "conversationId"]),
