@@ -8,6 +8,9 @@
 //   posts the callback; a callback that fails asks the queue to retry later (exponential backoff, full
 //   jitter). After the queue's last attempt the message goes to the dead-letter queue, whose consumer
 //   marks the delivery dead. redeliver() queues it again by hand.
+// - sweepStuckDeliveries (the cron): a delivery that has not moved for STUCK_AFTER_MS is queued again, so
+//   a lost queue message (miniflare's local queue drops its messages when wrangler dev reloads) cannot
+//   leave it stuck.
 import { callbackUrlIssue, type CallbackEnv } from "./callbackUrls";
 import type { Deps } from "./deps";
 import { AppError, conflict, forbidden, notFound, unauthenticated, validationFailed } from "./errors";
@@ -246,6 +249,31 @@ async function postCallback(
 }
 
 /** The dead-letter queue's consumer: every attempt failed. */
+// Longer than any wait the queue itself can impose between two attempts (the retry delay's 15-minute cap).
+export const STUCK_AFTER_MS = 30 * 60_000;
+const SWEEP_BATCH = 100; // the most messages one sendBatch takes
+
+/**
+ * Queues again every delivery still on its way (queued, executing, or executed with its callback not yet
+ * delivered) and untouched for STUCK_AFTER_MS. processDelivery never executes twice, so a sweep that
+ * races a late message costs at most one more callback. Returns how many were queued.
+ */
+export async function sweepStuckDeliveries(db: D1Database, env: WebhookEnv, nowMs = Date.now()): Promise<number> {
+  const { results } = await db
+    .prepare(
+      `SELECT id, account_id FROM webhook_deliveries
+       WHERE status IN ('queued', 'executing', 'succeeded', 'failed') AND updated_at < ? ORDER BY updated_at LIMIT ?`,
+    )
+    .bind(new Date(nowMs - STUCK_AFTER_MS).toISOString(), SWEEP_BATCH)
+    .all<{ id: string; account_id: string }>();
+  if (results.length === 0) return 0;
+  await env.WEBHOOK_QUEUE.sendBatch(results.map((r) => ({ body: { deliveryId: r.id, accountId: r.account_id }, contentType: "json" as const })));
+  const touched = new Date(nowMs).toISOString();
+  await db.batch(results.map((r) => db.prepare("UPDATE webhook_deliveries SET updated_at = ? WHERE id = ?").bind(touched, r.id)));
+  console.warn(JSON.stringify({ event: "webhook_deliveries_requeued", count: results.length }));
+  return results.length;
+}
+
 export async function markDead(deps: Deps, deliveryId: string): Promise<void> {
   await update(deps, deliveryId, "status = 'dead'");
   console.warn(JSON.stringify({ event: "webhook_dead", deliveryId }));

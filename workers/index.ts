@@ -12,7 +12,7 @@ import { optionalAuth, type AppEnv } from "./auth";
 import { errorResponse, graphqlErrorResponse } from "./errors";
 import { rest } from "./rest";
 import { handleQueue, webhooks } from "./webhooks";
-import type { WebhookMessage } from "../functions/webhookDeliveries";
+import { sweepStuckDeliveries, type WebhookEnv, type WebhookMessage } from "../functions/webhookDeliveries";
 
 const app = new Hono<AppEnv>();
 
@@ -73,10 +73,26 @@ app.onError(errorResponse);
 export default {
   fetch: app.fetch,
   async scheduled(controller: ScheduledController, env: Env, _ctx: ExecutionContext) {
-    const { key, count } = await exportFeedback(resilientDb(env.DB), env.MODELS, new Date(controller.scheduledTime));
-    console.log(JSON.stringify({ event: "feedback_export", key, count }));
-    // Versions published without the GraphQL registration (scripts, a training job writing D1): gated here.
-    await gatePendingVersions(depsFor(env, "promotion-gate"));
+    // Three jobs, each run even when another fails; the run fails (and says which) if any did.
+    const jobs: [string, () => Promise<unknown>][] = [
+      ["feedback_export", async () => {
+        const { key, count } = await exportFeedback(resilientDb(env.DB), env.MODELS, new Date(controller.scheduledTime));
+        console.log(JSON.stringify({ event: "feedback_export", key, count }));
+      }],
+      // Versions published without the GraphQL registration (scripts, a training job writing D1): gated here.
+      ["promotion_gate", () => gatePendingVersions(depsFor(env, "promotion-gate"))],
+      ["webhook_sweep", () => sweepStuckDeliveries(resilientDb(env.DB), env as WebhookEnv)],
+    ];
+    const failed: string[] = [];
+    for (const [name, job] of jobs) {
+      try {
+        await job();
+      } catch (error) {
+        failed.push(name);
+        console.error(JSON.stringify({ event: "scheduled_job_failed", job: name, error: String(error) }));
+      }
+    }
+    if (failed.length) throw new Error(`scheduled jobs failed: ${failed.join(", ")}`);
   },
   queue: handleQueue,
 } satisfies ExportedHandler<Env, WebhookMessage>;

@@ -5,7 +5,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { LlmEnv } from "../../functions/llm";
 import type { WebhookDelivery } from "../../functions/types";
-import { acceptPost, getWebhookDelivery, processDelivery, type WebhookEnv, type WebhookMessage } from "../../functions/webhookDeliveries";
+import { acceptPost, getWebhookDelivery, processDelivery, STUCK_AFTER_MS, sweepStuckDeliveries, type WebhookEnv, type WebhookMessage } from "../../functions/webhookDeliveries";
 import type { ReceivedCallback } from "../support/callback-receiver";
 import { call, newAccount, newTask, type TestAccount } from "../support/fixtures";
 import { codes, gql, gqlOk } from "../graphql/gql";
@@ -247,5 +247,24 @@ describe("delivery through the queue", () => {
     expect((await executionsOf(e.taskId)).length).toBe(1);
     expect((await callbacks(e)).length).toBe(1);
     expect(await delivery(e, deliveryId)).toMatchObject({ status: "delivered", attempts: 2 });
+  });
+
+  it("a delivery whose queue message was lost is queued again by the cron's sweep, once it has not moved for 30 minutes", async () => {
+    const e = await newEndpoint();
+    const lost = { ...env, WEBHOOK_QUEUE: { send: async () => undefined } } as unknown as WebhookEnv; // the message vanishes
+    const raw = JSON.stringify({ input: "It stopped working after a day" });
+    const ts = String(Math.floor(Date.now() / 1000));
+    const headers = new Headers({ "x-adaptagent-timestamp": ts, "x-adaptagent-signature": `v1=${await hmacHex(e.secret, `${ts}.${raw}`)}` });
+    const { deliveryId } = await acceptPost(env.DB, lost, e.id, headers, raw);
+    expect(await sweepStuckDeliveries(env.DB, env as WebhookEnv)).toBe(0); // just accepted: not stuck
+    const later = Date.now() + STUCK_AFTER_MS + 60_000;
+    expect(await sweepStuckDeliveries(env.DB, env as WebhookEnv, later)).toBeGreaterThanOrEqual(1); // ours, and any other unsettled one
+    const done = await until("swept delivery delivered", () => delivery(e, deliveryId), settled);
+    expect(done).toMatchObject({ status: "delivered" });
+    expect((await executionsOf(e.taskId)).length).toBe(1);
+    expect((await callbacks(e)).length).toBe(1);
+    const touched = await env.DB.prepare("SELECT updated_at FROM webhook_deliveries WHERE id = ?").bind(deliveryId).first<{ updated_at: string }>();
+    await sweepStuckDeliveries(env.DB, env as WebhookEnv, later + STUCK_AFTER_MS);
+    expect(await env.DB.prepare("SELECT updated_at FROM webhook_deliveries WHERE id = ?").bind(deliveryId).first()).toEqual(touched); // a settled one is left alone
   });
 });
