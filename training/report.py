@@ -24,7 +24,7 @@ def _order(values, first):
     return [v for v in first if v in values] + sorted(v for v in values if v not in first)
 
 
-METHOD_ORDER = ("prototypes", "logreg", "knn", "edge_no_meta", "protonet", "proto_maml", "meta_sgd", "maml", "fomaml", "reptile")
+METHOD_ORDER = ("prototypes", "logreg", "knn", "edge_no_meta", "edge_gd", "protonet", "proto_maml", "meta_sgd", "maml", "fomaml", "reptile")
 ENCODER_ORDER = ("teacher", "static")
 
 
