@@ -129,6 +129,14 @@ export async function runPromotionGate(deps: Deps, version: string): Promise<Gat
   const evaluatedAt = nowIso();
   let report: GateReport;
   if (!activeRow || activeRow.version === version) {
+    if (!activeRow) {
+      // Nothing to compare with, but a version that does not even load never becomes the one serving.
+      const failed = await withDetachedModel(deps.models, row, async () => null).catch((error: unknown) => {
+        if (error instanceof AppError) return error.detail ?? error.message;
+        throw error;
+      });
+      if (failed) return record(deps, row, rejectedUnloadable(version, null, failed, evaluatedAt));
+    }
     report = {
       decision: "promoted", reason: activeRow ? "already the active version" : "no version was active: nothing to compare with",
       candidate: version, comparedWith: null, marginPoints: MARGIN_POINTS, benchmark: null,
@@ -175,7 +183,7 @@ export async function runPromotionGate(deps: Deps, version: string): Promise<Gat
   return record(deps, row, report);
 }
 
-function rejectedUnloadable(candidate: string, comparedWith: string, why: string, evaluatedAt: string): GateReport {
+function rejectedUnloadable(candidate: string, comparedWith: string | null, why: string, evaluatedAt: string): GateReport {
   return {
     decision: "rejected", reason: `the candidate could not be loaded: ${why}`, candidate, comparedWith, marginPoints: MARGIN_POINTS,
     benchmark: null, accounts: { count: 0, candidateMean: null, activeMean: null, worstDelta: null, figures: [] }, evaluatedAt,

@@ -36,6 +36,9 @@ describe("GraphQL adaptations and model versions", () => {
     expect(codes(await gql(user, REGISTER, { input: versionInput(v1) }))).toEqual(["FORBIDDEN"]);
     const registered = await gqlOk<{ registerModelVersion: { version: string; active: boolean; metrics: unknown } }>(admin, REGISTER, { input: versionInput(v1) });
     expect(registered.registerModelVersion).toEqual({ version: v1, active: false, metrics: { meta_test_accuracy: 0.9 } });
+    // No version is active, but nothing is in R2 under it: the promotion gate rejects it rather than serve it.
+    const gated = await gqlOk<{ modelVersion: { gate: { decision: string; reason: string } } }>(admin, `query($v: ID!) { modelVersion(version: $v) { gate { decision reason } } }`, { v: v1 });
+    expect(gated.modelVersion.gate).toMatchObject({ decision: "rejected", reason: expect.stringMatching(/could not be loaded/) });
     await gqlOk(admin, REGISTER, { input: versionInput(v2) });
     expect(codes(await gql(admin, REGISTER, { input: versionInput(v1) }))).toEqual(["CONFLICT"]);
     const badSha = await gql(admin, REGISTER, { input: { ...versionInput(`gqltest-${suffix()}`), manifestSha256: "nope" } });
