@@ -62,11 +62,14 @@ export async function registerModelVersion(
 export async function activateModelVersion(deps: Deps, auth: Pick<Auth, "isAdmin">, version: string): Promise<ModelVersion> {
   requireAdmin(auth, "activate model versions");
   await getModelVersion(deps, version);
-  await deps.db.batch([
-    deps.db.prepare("UPDATE model_versions SET active = 0 WHERE active = 1 AND version <> ?").bind(version),
-    deps.db
-      .prepare("UPDATE model_versions SET active = 1, activated_at = ?, activated_by = 'admin' WHERE version = ? AND active = 0")
-      .bind(nowIso(), version),
-  ]);
+  await deps.db.batch(activationStatements(deps.db, version, "admin", nowIso()));
   return getModelVersion(deps, version);
+}
+
+/** The two statements that make `version` the one active version (run them in one batch, with others). */
+export function activationStatements(db: D1Database, version: string, by: "gate" | "admin", at: string): D1PreparedStatement[] {
+  return [
+    db.prepare("UPDATE model_versions SET active = 0 WHERE active = 1 AND version <> ?").bind(version),
+    db.prepare("UPDATE model_versions SET active = 1, activated_at = ?, activated_by = ? WHERE version = ? AND active = 0").bind(at, by, version),
+  ];
 }

@@ -15,6 +15,7 @@ import { AppError } from "./errors";
 import { waysOf } from "./model/adaptation";
 import { activeVersionStatement, useActiveModel, withDetachedModel, type ActiveRow } from "./model/loader";
 import type { LoadedModel } from "./model/runtime";
+import { activationStatements } from "./modelVersions";
 import { nowIso } from "./rows";
 import type { GateAccountFigures as AccountFigures, GateReport } from "./types";
 
@@ -131,10 +132,7 @@ export async function runPromotionGate(deps: Deps, version: string): Promise<Gat
   if (!activeRow || activeRow.version === version) {
     if (!activeRow) {
       // Nothing to compare with, but a version that does not even load never becomes the one serving.
-      const failed = await withDetachedModel(deps.models, row, async () => null).catch((error: unknown) => {
-        if (error instanceof AppError) return error.detail ?? error.message;
-        throw error;
-      });
+      const failed = await withDetachedModel(deps.models, row, async () => null).catch(loadFailure);
       if (failed) return record(deps, row, rejectedUnloadable(version, null, failed, evaluatedAt));
     }
     report = {
@@ -150,11 +148,8 @@ export async function runPromotionGate(deps: Deps, version: string): Promise<Gat
     });
     // A candidate that does not load (missing or damaged files) is rejected, said so, not retried forever.
     const candidate = await withDetachedModel(deps.models, row, async (model) => ({ scores: await score(model, work), cells: benchmarkCells(model) }))
-      .catch((error: unknown) => {
-        if (error instanceof AppError) return { failed: error.detail ?? error.message };
-        throw error;
-      });
-    if ("failed" in candidate) return record(deps, row, rejectedUnloadable(version, active.version, candidate.failed, evaluatedAt));
+      .catch(loadFailure);
+    if (typeof candidate === "string") return record(deps, row, rejectedUnloadable(version, active.version, candidate, evaluatedAt));
     const shared: [number, number][] = [];
     for (const [set, shots] of Object.entries(candidate.cells ?? {})) {
       for (const [k, v] of Object.entries(shots)) {
@@ -183,6 +178,12 @@ export async function runPromotionGate(deps: Deps, version: string): Promise<Gat
   return record(deps, row, report);
 }
 
+/** A typed load failure (MODEL_UNAVAILABLE: missing or damaged files) as its message; anything else rethrown. */
+function loadFailure(error: unknown): string {
+  if (error instanceof AppError) return error.detail ?? error.message;
+  throw error;
+}
+
 function rejectedUnloadable(candidate: string, comparedWith: string | null, why: string, evaluatedAt: string): GateReport {
   return {
     decision: "rejected", reason: `the candidate could not be loaded: ${why}`, candidate, comparedWith, marginPoints: MARGIN_POINTS,
@@ -197,11 +198,7 @@ async function record(deps: Deps, row: ActiveRow & { active: number }, report: G
     .prepare("UPDATE model_versions SET gate_decision = ?, gate_json = ?, gated_at = ? WHERE version = ?")
     .bind(report.decision, JSON.stringify(report), report.evaluatedAt, version);
   if (report.decision === "promoted" && row.active !== 1) {
-    await deps.db.batch([
-      deps.db.prepare("UPDATE model_versions SET active = 0 WHERE active = 1 AND version <> ?").bind(version),
-      deps.db.prepare("UPDATE model_versions SET active = 1, activated_at = ?, activated_by = 'gate' WHERE version = ? AND active = 0").bind(report.evaluatedAt, version),
-      stored,
-    ]);
+    await deps.db.batch([...activationStatements(deps.db, version, "gate", report.evaluatedAt), stored]);
   } else {
     await stored.run();
   }
