@@ -1,17 +1,16 @@
 // Worker for bench/edge.mjs: the eval Worker's setup routes plus microbenchmarks of the production model
-// code (functions/model). Clocks stand still inside a Worker until I/O happens, so in-Worker timings
+// code (functions/model, functions/predictions.ts). Clocks stand still inside a Worker until I/O happens, so in-Worker timings
 // bracket a loop of many calls with a zero timer (recipes.md) and divide; bench/edge.mjs also times
 // whole requests from the client, against a no-op request of the same Worker as the baseline.
 import { depsFor } from "../functions/deps";
 import { waysOf } from "../functions/model/adaptation";
-import { getActiveModel } from "../functions/model/loader";
+import { adaptedTask, getActiveModel, loadSupport } from "../functions/predictions";
 import { ensureBackend } from "../functions/model/ort";
 import { createAccountWithKey } from "../functions/accounts";
 import { createAgent } from "../functions/agents";
 import { executeTask } from "../functions/executions";
-import { adaptedTask } from "../functions/model/adaptation";
 import { softmax } from "../functions/model/runtime";
-import { loadSupport, nearest } from "../functions/model/support";
+import { nearest } from "../functions/model/support";
 import { createTask } from "../functions/taskSetup";
 import evalWorker from "../scripts/eval.worker";
 

@@ -5,6 +5,7 @@ import type { z } from "zod";
 import type { Deps } from "./deps";
 import { notFound, validationFailed } from "./errors";
 import { isAllowedBaseUrl, type LlmEnv } from "./llm";
+import { rowsByIds } from "./d1";
 import { listPage } from "./pagination";
 import { nowIso, toAgent, type AgentRow } from "./rows";
 import type { Agent, Page, PageArgs } from "./types";
@@ -21,14 +22,21 @@ function checkBaseUrl(deps: Deps, url: string | null | undefined): void {
   }
 }
 
-export async function getAgent(deps: Deps, id: string): Promise<Agent> {
-  const row = await deps.db
-    .prepare("SELECT * FROM agents WHERE id = ? AND account_id = ?")
-    .bind(id, deps.accountId)
-    .first<AgentRow>();
+/** The agent's row, for callers that batch it with other reads (read it back with agentOfRow). */
+export const agentStatement = (deps: Deps, id: string) =>
+  deps.db.prepare("SELECT * FROM agents WHERE id = ? AND account_id = ?").bind(id, deps.accountId);
+
+export function agentOfRow(row: AgentRow | undefined, id: string): Agent {
   if (!row) throw notFound("Agent", id);
   return toAgent(row);
 }
+
+export async function getAgent(deps: Deps, id: string): Promise<Agent> {
+  return agentOfRow((await agentStatement(deps, id).first<AgentRow>()) ?? undefined, id);
+}
+
+/** Many agents by id, in the callers' order (null: not this account's), for GraphQL's loaders. */
+export const agentsByIds = (deps: Deps, ids: readonly string[]) => rowsByIds(deps.db, "agents", deps.accountId, ids, toAgent);
 
 export async function listAgents(deps: Deps, page: PageArgs = {}): Promise<Page<Agent>> {
   return listPage<AgentRow, Agent>(deps.db, { table: "agents", where: "account_id = ?", params: [deps.accountId], map: toAgent }, page);

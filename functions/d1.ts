@@ -16,6 +16,27 @@ export function chunked<T>(items: readonly T[], size = MAX_BOUND_PARAMETERS - 10
 export const placeholders = (n: number): string => Array.from({ length: n }, () => "?").join(", ");
 
 /**
+ * The account's rows of `table` with these ids, in the callers' order (null: none), in one batch of
+ * chunked statements. `table` is a constant of the module that owns it, never user input.
+ */
+export async function rowsByIds<Row extends { id: string }, T>(
+  db: D1Database,
+  table: string,
+  accountId: string,
+  ids: readonly string[],
+  map: (row: Row) => T,
+): Promise<(T | null)[]> {
+  if (ids.length === 0) return [];
+  const pages = await db.batch<Row>(
+    chunked(ids).map((chunk) =>
+      db.prepare(`SELECT * FROM ${table} WHERE account_id = ? AND id IN (${placeholders(chunk.length)})`).bind(accountId, ...chunk),
+    ),
+  );
+  const byId = new Map(pages.flatMap((p) => p.results).map((r) => [r.id, map(r)]));
+  return ids.map((id) => byId.get(id) ?? null);
+}
+
+/**
  * `db.batch(statements)` for a write that refers to rows another request may delete meanwhile (a task,
  * a conversation, an execution): the batch is atomic, so when SQLite refuses it for a foreign key
  * nothing was written, and the caller gets `gone()` — a typed error such as NOT_FOUND — instead of a 500.

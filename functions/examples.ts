@@ -1,17 +1,20 @@
-// Examples: a task's support set. Stored in one batch, then handed to the model runtime once so it can
-// compute their embeddings (not per execution).
+// Examples: a task's support set. This module owns the `examples` table: the rows, their stored
+// features (embedding + embedding_model_version, written by functions/predictions.ts through
+// storeFeaturesStatements) and the reads the support set and the promotion gate need. Every insert or
+// delete goes in one batch with the task's examples_version bump (functions/tasks.ts). Adding examples
+// and featurising them is functions/taskSetup.ts.
 import { newId } from "./ids";
 import type { z } from "zod";
 import type { Deps } from "./deps";
 import { notFound, validationFailed, type FieldIssue } from "./errors";
-import { embedNewExamples } from "./model/index";
-import { listPage } from "./pagination";
+import { firstPages, listPage, type ChildList } from "./pagination";
+import type { SupportExample } from "./model/support";
 import { toExample, type ExampleRow } from "./rows";
-import { getTask } from "./tasks";
+import { bumpExamplesVersionStatement, getTask } from "./tasks";
 import type { Example, ExampleSource, Page, PageArgs, Task } from "./types";
 import { canonicalLabel } from "./labels";
-import { exampleListSchema, LIMITS, parseInput, type exampleInputSchema } from "./validation";
-import { chunked, placeholders, writeBatch } from "./d1";
+import { LIMITS, type exampleInputSchema } from "./validation";
+import { chunked, placeholders, rowsByIds } from "./d1";
 
 export type ExampleInput = z.input<typeof exampleInputSchema>;
 type ParsedExample = z.output<typeof exampleInputSchema>;
@@ -59,10 +62,6 @@ export async function storedLabels(deps: Deps, taskId: string): Promise<string[]
   return results.map((r) => r.label);
 }
 
-/** Bumps the task's examples_version: in the same batch as every insert or delete of its examples. */
-const bumpVersionStatement = (deps: Deps, taskId: string) =>
-  deps.db.prepare("UPDATE tasks SET examples_version = examples_version + 1 WHERE id = ? AND account_id = ?").bind(taskId, deps.accountId);
-
 /** INSERT statements for a batch, with the version bump (the caller decides what else goes in it). */
 export function insertExampleStatements(
   deps: Deps,
@@ -76,29 +75,75 @@ export function insertExampleStatements(
       .prepare("INSERT INTO examples (id, account_id, task_id, input, label, output, source) VALUES (?, ?, ?, ?, ?, ?, ?)")
       .bind(ids[i], deps.accountId, taskId, item.input, item.label ?? null, item.output ?? null, source),
   );
-  return { ids, statements: [...statements, bumpVersionStatement(deps, taskId)] };
+  return { ids, statements: [...statements, bumpExamplesVersionStatement(deps, taskId)] };
 }
 
 export async function getExamplesByIds(deps: Deps, ids: string[]): Promise<Example[]> {
-  if (ids.length === 0) return [];
-  const pages = await deps.db.batch<ExampleRow>(
-    chunked(ids).map((chunk) =>
-      deps.db.prepare(`SELECT * FROM examples WHERE account_id = ? AND id IN (${placeholders(chunk.length)})`).bind(deps.accountId, ...chunk),
-    ),
-  );
-  const byId = new Map(pages.flatMap((p) => p.results).map((r) => [r.id, toExample(r)]));
-  return ids.flatMap((id) => byId.get(id) ?? []); // the caller's order (e.g. most similar first)
+  const found = await examplesByIds(deps, ids);
+  return found.filter((e): e is Example => e !== null); // the caller's order (e.g. most similar first)
 }
 
-export async function addExamples(deps: Deps, taskId: string, items: ExampleInput[]): Promise<Example[]> {
-  const parsed = parseInput(exampleListSchema.min(1), items);
-  const task = await getTask(deps, taskId);
-  const labelless = task.kind === "classification" && task.labels.length === 0;
-  checkExamplesFitTask(task, parsed, "examples", labelless ? await storedLabels(deps, taskId) : []);
-  const { ids, statements } = insertExampleStatements(deps, taskId, parsed);
-  await writeBatch(deps.db, statements, () => notFound("Task", taskId)); // deleted meanwhile: nothing written
-  await embedNewExamples(deps, ids);
-  return getExamplesByIds(deps, ids);
+/** Many examples by id, in the callers' order (null: not this account's), for GraphQL's loaders. */
+export const examplesByIds = (deps: Deps, ids: readonly string[]) => rowsByIds(deps.db, "examples", deps.accountId, ids, toExample);
+
+const EXAMPLES_OF_TASK: ChildList<ExampleRow, Example> = { table: "examples", parentColumn: "task_id", map: toExample };
+
+/** The first page of examples of each task (one batch), for GraphQL's loaders. */
+export const firstExamplesOfTasks = (deps: Deps, taskIds: readonly string[], first: number) =>
+  firstPages(deps.db, EXAMPLES_OF_TASK, deps.accountId, taskIds, first);
+
+/** The task's oldest `limit` examples (stable prompts: the in-context LLM baseline's demonstrations). */
+export async function oldestExamples(deps: Deps, taskId: string, limit: number): Promise<Example[]> {
+  const { results } = await deps.db
+    .prepare("SELECT * FROM examples WHERE account_id = ? AND task_id = ? ORDER BY created_at, id LIMIT ?")
+    .bind(deps.accountId, taskId, limit)
+    .all<ExampleRow>();
+  return results.map(toExample);
+}
+
+/** Every example of the task with its stored features, in id order: the support set's rows. */
+export async function supportExamples(deps: Deps, taskId: string): Promise<SupportExample[]> {
+  const { results } = await deps.db
+    .prepare(
+      `SELECT id, input, label, output, embedding, embedding_model_version FROM examples
+       WHERE account_id = ? AND task_id = ? ORDER BY id`,
+    )
+    .bind(deps.accountId, taskId)
+    .all<SupportExample>();
+  return results;
+}
+
+/** The inputs of these examples (to featurise them), in one batch. */
+export async function exampleInputs(deps: Deps, ids: readonly string[]): Promise<{ id: string; input: string }[]> {
+  if (ids.length === 0) return [];
+  const pages = await deps.db.batch<{ id: string; input: string }>(
+    chunked(ids).map((chunk) =>
+      deps.db.prepare(`SELECT id, input FROM examples WHERE account_id = ? AND id IN (${placeholders(chunk.length)})`).bind(deps.accountId, ...chunk),
+    ),
+  );
+  return pages.flatMap((p) => p.results);
+}
+
+/** UPDATEs storing features computed by `modelVersion` (row i of `features` for ids[i], `dim` floats each). */
+export function storeFeaturesStatements(deps: Deps, modelVersion: string, ids: readonly string[], features: Float32Array, dim: number): D1PreparedStatement[] {
+  const update = deps.db.prepare("UPDATE examples SET embedding = ?, embedding_model_version = ? WHERE id = ? AND account_id = ?");
+  return ids.map((id, i) => update.bind(features.slice(i * dim, (i + 1) * dim).buffer, modelVersion, id, deps.accountId));
+}
+
+/** The labelled examples of these tasks, oldest first per task, across accounts (the promotion gate). */
+export async function labelledExamplesOfTasks(db: D1Database, taskIds: readonly string[]): Promise<{ task_id: string; input: string; label: string }[]> {
+  if (taskIds.length === 0) return [];
+  const pages = await db.batch<{ task_id: string; input: string; label: string }>(
+    chunked(taskIds).map((chunk) =>
+      db
+        .prepare(
+          `SELECT task_id, input, label FROM examples WHERE task_id IN (${placeholders(chunk.length)})
+             AND label IS NOT NULL AND label <> '' ORDER BY task_id, created_at, id`,
+        )
+        .bind(...chunk),
+    ),
+  );
+  return pages.flatMap((p) => p.results);
 }
 
 /** Returns the removed example. */
@@ -107,7 +152,7 @@ export async function removeExample(deps: Deps, exampleId: string): Promise<Exam
   if (!example) throw notFound("Example", exampleId);
   await deps.db.batch([
     deps.db.prepare("DELETE FROM examples WHERE id = ? AND account_id = ?").bind(exampleId, deps.accountId),
-    bumpVersionStatement(deps, example.taskId),
+    bumpExamplesVersionStatement(deps, example.taskId),
   ]);
   return example;
 }

@@ -1,26 +1,37 @@
-// Executing a task. The route through it depends on the meta-learned model (functions/model):
+// Executing a task. The route through it depends on the meta-learned model (functions/predictions.ts):
 // - no prediction (no active model version, or no labelled example yet): the in-context LLM baseline,
 //   path 'llm_baseline';
 // - a classification task answered confidently, or with no LLM configured: the predicted label is the
 //   answer, path 'model', no LLM call;
 // - otherwise the LLM answers guided by the prediction and retrieved demonstrations, path 'model+llm'.
-// The Execution and the conversation turn are written in ONE batch; an LLM failure stores a failed
-// Execution and rethrows the typed error.
-import { placeholders, writeBatch } from "./d1";
+// This module owns the `executions` table. An execution makes one D1 read batch (the task, its agent,
+// the active model version, and the conversation with its recent messages when it continues one) and
+// one write batch (the Execution with its conversation turn); the support set and the adapted head come
+// from the isolate's caches when warm (functions/predictions.ts). The Execution returned is the row
+// written, not read back. An LLM failure stores a failed Execution and rethrows the typed error with
+// its executionId.
+import { chunked, placeholders, rowsByIds, writeBatch } from "./d1";
 import { newId } from "./ids";
 import type { z } from "zod";
-import { getAgent } from "./agents";
-import { getConversation, recentMessages } from "./conversations";
+import { agentOfRow, agentStatement } from "./agents";
+import {
+  conversationOfRow, conversationStatement, insertConversationStatement, insertTurnStatements, recentMessagesStatement,
+  touchConversationStatement,
+} from "./conversations";
 import type { Deps } from "./deps";
 import { AppError, notFound, validationFailed } from "./errors";
-import { getExamplesByIds } from "./examples";
+import { getExamplesByIds, oldestExamples } from "./examples";
 import { chatComplete, isLlmConfigured, type LlmEnv, type LlmResult } from "./llm";
-import { isPrediction, predictForTask, type NoPrediction, type Prediction } from "./model/index";
-import { listPage } from "./pagination";
-import { executionMessages } from "./prompts";
-import { nowIso, toExample, toExecution, type ExampleRow, type ExecutionRow } from "./rows";
-import { getTask } from "./tasks";
-import type { Example, Execution, ExecutionPath, Page, PageArgs, Task } from "./types";
+import type { ActiveRow } from "./model/loader";
+import { isPrediction, type NoPrediction, type Prediction } from "./model/index";
+import type { Support } from "./model/support";
+import { activeVersionStatement } from "./modelVersions";
+import { firstPages, listPage, type ChildList } from "./pagination";
+import { predictWithSupport, type PrefetchedForPrediction } from "./predictions";
+import { executionMessages, type Demonstrated } from "./prompts";
+import { nowIso, toExecution, toMessage, type AgentRow, type ConversationRow, type ExecutionRow, type MessageRow, type TaskRow } from "./rows";
+import { getTask, taskOfRow, taskStatement } from "./tasks";
+import type { Agent, Execution, ExecutionPath, Message, Page, PageArgs, Task } from "./types";
 import { executeTaskSchema, parseInput } from "./validation";
 
 export type ExecuteTaskInput = z.input<typeof executeTaskSchema>;
@@ -47,12 +58,22 @@ export async function listExecutions(deps: Deps, taskId: string, page: PageArgs 
   );
 }
 
-async function baselineDemonstrations(deps: Deps, taskId: string): Promise<Example[]> {
-  const { results } = await deps.db
-    .prepare("SELECT * FROM examples WHERE account_id = ? AND task_id = ? ORDER BY created_at, id LIMIT ?")
-    .bind(deps.accountId, taskId, BASELINE_DEMONSTRATIONS)
-    .all<ExampleRow>();
-  return results.map(toExample);
+/** Many executions by id, in the callers' order (null: not this account's), for GraphQL's loaders. */
+export const executionsByIds = (deps: Deps, ids: readonly string[]) => rowsByIds(deps.db, "executions", deps.accountId, ids, toExecution);
+
+const EXECUTIONS_OF_TASK: ChildList<ExecutionRow, Execution> = { table: "executions", parentColumn: "task_id", map: toExecution };
+
+/** The first page of executions of each task (one batch), for GraphQL's loaders. */
+export const firstExecutionsOfTasks = (deps: Deps, taskIds: readonly string[], first: number) =>
+  firstPages(deps.db, EXECUTIONS_OF_TASK, deps.accountId, taskIds, first);
+
+/** What the feedback export needs of these executions, across accounts. */
+export async function executionsForExport(db: D1Database, ids: readonly string[]): Promise<Map<string, ExecutionRow>> {
+  if (ids.length === 0) return new Map();
+  const pages = await db.batch<ExecutionRow>(
+    chunked(ids).map((chunk) => db.prepare(`SELECT * FROM executions WHERE id IN (${placeholders(chunk.length)})`).bind(...chunk)),
+  );
+  return new Map(pages.flatMap((p) => p.results).map((r) => [r.id, r]));
 }
 
 interface Route {
@@ -95,41 +116,98 @@ function matchLabel(task: Task, output: string): string | null {
   return task.labels.find((l) => l.toLowerCase() === wanted) ?? null;
 }
 
-/** The model seam's signature; executeTask takes it as a parameter so each route can be exercised. */
-export type Predictor = (deps: Deps, taskId: string, input: string) => Promise<Prediction | NoPrediction>;
+/**
+ * The model seam's signature; executeTask takes it as a parameter so each route can be exercised. The
+ * support set it returns (when it searched one) gives the demonstrations' texts without a read.
+ */
+export type Predictor = (
+  deps: Deps,
+  taskId: string,
+  input: string,
+  prefetched: PrefetchedForPrediction,
+) => Promise<{ outcome: Prediction | NoPrediction; support?: Support | null }>;
 
 /** `executionId`: the id to store the Execution under (a webhook delivery picks it on arrival). */
 export interface ExecuteOptions {
   executionId?: string;
 }
 
+// A task's agent never changes (no update moves a task), so this isolate remembers it: with it known,
+// the agent's row is read in the same batch as the task's. Bounded like the model caches.
+const MAX_REMEMBERED_TASKS = 4096;
+const agentOfTask = new Map<string, string>(); // key: account/task
+
+interface ExecutionContext {
+  task: Task;
+  agent: Agent;
+  active: ActiveRow | null;
+  examplesVersion: number;
+  history: Message[];
+}
+
+/** Everything an execution reads, in one D1 batch (two, the first time this isolate sees the task). */
+async function readContext(deps: Deps, taskId: string, conversationId: string | null): Promise<ExecutionContext> {
+  const key = `${deps.accountId}/${taskId}`;
+  const knownAgent = agentOfTask.get(key);
+  const statements = [taskStatement(deps, taskId), activeVersionStatement(deps.db)];
+  if (knownAgent) statements.push(agentStatement(deps, knownAgent));
+  if (conversationId) statements.push(conversationStatement(deps, conversationId), recentMessagesStatement(deps, conversationId, HISTORY_MESSAGES));
+  const results = await deps.db.batch(statements);
+  const first = <Row>(i: number) => results[i]?.results[0] as Row | undefined;
+  const { task, examplesVersion } = taskOfRow(first<TaskRow>(0), taskId);
+  const active = first<ActiveRow>(1) ?? null;
+  let next = 2;
+  let agentRow = knownAgent ? first<AgentRow>(next++) : undefined;
+  let history: Message[] = [];
+  if (conversationId) {
+    const conversation = conversationOfRow(first<ConversationRow>(next++), conversationId);
+    if (conversation.taskId !== task.id) {
+      throw validationFailed([{ path: "conversationId", message: "the conversation belongs to another task" }]);
+    }
+    history = ((results[next++]?.results ?? []) as MessageRow[]).map(toMessage);
+  }
+  if (!agentRow || agentRow.id !== task.agentId) {
+    agentRow = (await agentStatement(deps, task.agentId).first<AgentRow>()) ?? undefined;
+    agentOfTask.delete(key);
+    agentOfTask.set(key, task.agentId);
+    if (agentOfTask.size > MAX_REMEMBERED_TASKS) agentOfTask.delete(agentOfTask.keys().next().value!);
+  }
+  return { task, agent: agentOfRow(agentRow, task.agentId), active, examplesVersion, history };
+}
+
+/** The demonstrations' texts: from the support set the prediction searched, else read. */
+async function demonstrationsFor(deps: Deps, task: Task, prediction: Prediction | null, support: Support | null | undefined): Promise<Demonstrated[]> {
+  if (!prediction) return oldestExamples(deps, task.id, BASELINE_DEMONSTRATIONS);
+  const ids = prediction.demonstrations.map((d) => d.exampleId);
+  if (support) {
+    const row = new Map(support.ids.map((id, i) => [id, i]));
+    if (ids.every((id) => row.has(id))) {
+      return ids.map((id) => {
+        const i = row.get(id)!;
+        return { input: support.inputs[i]!, label: support.labels[i] ?? null, output: support.outputs[i] ?? null };
+      });
+    }
+  }
+  return getExamplesByIds(deps, ids);
+}
+
 export async function executeTask(
   deps: Deps,
   input: ExecuteTaskInput,
-  predict: Predictor = predictForTask,
+  predict: Predictor = predictWithSupport,
   options: ExecuteOptions = {},
 ): Promise<Execution> {
   const started = performance.now();
   const data = parseInput(executeTaskSchema, input);
-  const task = await getTask(deps, data.taskId);
-  const agent = await getAgent(deps, task.agentId);
-  let conversationId = data.conversationId ?? null;
-  let isNewConversation = false;
-  if (conversationId) {
-    const conversation = await getConversation(deps, conversationId);
-    if (conversation.taskId !== task.id) {
-      throw validationFailed([{ path: "conversationId", message: "the conversation belongs to another task" }]);
-    }
-  } else {
-    conversationId = newId();
-    isNewConversation = true;
-  }
-  const history = isNewConversation ? [] : await recentMessages(deps, conversationId, HISTORY_MESSAGES);
+  const isNewConversation = !data.conversationId;
+  const conversationId = data.conversationId ?? newId();
+  const { task, agent, active, examplesVersion, history } = await readContext(deps, data.taskId, data.conversationId ?? null);
 
   let outcome: Prediction | NoPrediction;
+  let support: Support | null | undefined;
   let route: Route;
   try {
-    outcome = await predict(deps, task.id, data.input);
+    ({ outcome, support } = await predict(deps, task.id, data.input, { active, examplesVersion }));
     route = chooseRoute(task, outcome, isLlmConfigured(deps.env as LlmEnv));
   } catch (error) {
     // The model runtime failing must not take executions down: the baseline still answers, and says why.
@@ -144,9 +222,7 @@ export async function executeTask(
   let llm: LlmResult | null = null;
   let failure: AppError | null = null;
   if (route.callLlm) {
-    const demonstrations = prediction
-      ? await getExamplesByIds(deps, prediction.demonstrations.map((d) => d.exampleId))
-      : await baselineDemonstrations(deps, task.id);
+    const demonstrations = await demonstrationsFor(deps, task, prediction, support);
     const messages = executionMessages({ agent, task, demonstrations, history, input: data.input, prediction });
     try {
       llm = await chatComplete(deps.env as LlmEnv, agent, messages);
@@ -163,15 +239,8 @@ export async function executeTask(
   const predictedLabel = prediction?.label ?? (output && task.kind === "classification" ? matchLabel(task, output) : null);
   const now = nowIso();
   const statements: D1PreparedStatement[] = [];
-  if (isNewConversation) {
-    statements.push(
-      deps.db
-        .prepare("INSERT INTO conversations (id, account_id, task_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)")
-        .bind(conversationId, deps.accountId, task.id, now, now),
-    );
-  } else if (!failure) {
-    statements.push(deps.db.prepare("UPDATE conversations SET updated_at = ? WHERE id = ?").bind(now, conversationId));
-  }
+  if (isNewConversation) statements.push(insertConversationStatement(deps, conversationId, task.id, now));
+  else if (!failure) statements.push(touchConversationStatement(deps, conversationId, now));
   // The row as stored, built once: bound into the INSERT and returned as the Execution (no read-back).
   const row: ExecutionRow = {
     id: executionId, account_id: deps.accountId, task_id: task.id, conversation_id: conversationId, input: data.input,
@@ -189,14 +258,7 @@ export async function executeTask(
       .bind(...columns.map((c) => row[c])),
   );
   if (!failure) {
-    // Explicit timestamps keep the turn's order (user before assistant) within one millisecond.
-    const insertMessage = deps.db.prepare(
-      "INSERT INTO messages (id, conversation_id, role, content, execution_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-    );
-    statements.push(
-      insertMessage.bind(newId(), conversationId, "user", data.input, executionId, now),
-      insertMessage.bind(newId(), conversationId, "assistant", output ?? "", executionId, nowIso(1)),
-    );
+    statements.push(...insertTurnStatements(deps, conversationId, executionId, { input: data.input, output: output ?? "", at: now, answeredAt: nowIso(1) }));
   }
   // The task (or the conversation) may have been deleted while this execution ran: nothing is written then.
   await writeBatch(deps.db, statements, () => notFound("Task", task.id));

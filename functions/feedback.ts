@@ -1,7 +1,8 @@
 // Feedback on an execution. A correction (label or output) becomes a new Example of the task (source
 // 'feedback') in the same batch as the Feedback row, so the task learns from it on its next adaptation;
 // every Feedback row also waits in the export queue (exported_at NULL) for the next meta-training run.
-import { writeBatch } from "./d1";
+// This module owns the `feedback` table, the export queue's reads and marks included.
+import { chunked, placeholders, writeBatch } from "./d1";
 import { newId } from "./ids";
 import type { z } from "zod";
 import type { Deps } from "./deps";
@@ -9,12 +10,12 @@ import { notFound, validationFailed } from "./errors";
 import { insertExampleStatements } from "./examples";
 import { canonicalLabel } from "./labels";
 import { getExecution } from "./executions";
-import { embedNewExamples } from "./model/index";
-import { listPage } from "./pagination";
+import { embedNewExamples } from "./predictions";
+import { firstPages, listPage, type ChildList } from "./pagination";
 import { toFeedback, type FeedbackRow } from "./rows";
 import { getTask } from "./tasks";
 import type { Feedback, Page, PageArgs, Task } from "./types";
-import { parseInput, submitFeedbackSchema } from "./validation";
+import { LIMITS, parseInput, submitFeedbackSchema } from "./validation";
 
 export type SubmitFeedbackInput = z.input<typeof submitFeedbackSchema>;
 
@@ -73,4 +74,42 @@ export async function listFeedback(deps: Deps, taskId: string, page: PageArgs = 
     { table: "feedback", where: "account_id = ? AND task_id = ?", params: [deps.accountId, taskId], map: toFeedback },
     page,
   );
+}
+
+const FEEDBACK_OF_TASK: ChildList<FeedbackRow, Feedback> = { table: "feedback", parentColumn: "task_id", map: toFeedback };
+
+/** The first page of feedback of each task (one batch), for GraphQL's loaders. */
+export const firstFeedbackOfTasks = (deps: Deps, taskIds: readonly string[], first: number) =>
+  firstPages(deps.db, FEEDBACK_OF_TASK, deps.accountId, taskIds, first);
+
+/** All Feedback on each execution, oldest first (a handful per execution at most), in one batch. */
+export async function feedbackOfExecutions(deps: Deps, executionIds: readonly string[]): Promise<Feedback[][]> {
+  if (executionIds.length === 0) return [];
+  const pages = await deps.db.batch<FeedbackRow>(
+    chunked(executionIds).map((chunk) =>
+      deps.db
+        .prepare(
+          `SELECT * FROM feedback WHERE account_id = ? AND execution_id IN (${placeholders(chunk.length)})
+           ORDER BY created_at, id LIMIT ?`,
+        )
+        .bind(deps.accountId, ...chunk, LIMITS.pageSize * chunk.length),
+    ),
+  );
+  const rows = pages.flatMap((p) => p.results);
+  return executionIds.map((id) => rows.filter((row) => row.execution_id === id).map(toFeedback));
+}
+
+/** Feedback not exported yet, oldest first, at most `limit`, across accounts (the scheduled export). */
+export async function unexportedFeedback(db: D1Database, limit: number): Promise<FeedbackRow[]> {
+  const { results } = await db
+    .prepare("SELECT * FROM feedback WHERE exported_at IS NULL ORDER BY created_at, id LIMIT ?")
+    .bind(limit)
+    .all<FeedbackRow>();
+  return results;
+}
+
+/** Marks these Feedback rows exported at `stamp`, in one batch. */
+export async function markFeedbackExported(db: D1Database, ids: readonly string[], stamp: string): Promise<void> {
+  if (ids.length === 0) return;
+  await db.batch(chunked(ids).map((chunk) => db.prepare(`UPDATE feedback SET exported_at = ? WHERE id IN (${placeholders(chunk.length)})`).bind(stamp, ...chunk)));
 }

@@ -5,9 +5,11 @@ import type { z } from "zod";
 import type { Auth } from "./accounts";
 import type { Deps } from "./deps";
 import { conflict, forbidden, notFound } from "./errors";
+import { chunked, placeholders } from "./d1";
+import type { ActiveRow } from "./model/loader";
 import { listPage } from "./pagination";
 import { nowIso, toModelVersion, type ModelVersionRow } from "./rows";
-import type { ModelVersion, Page, PageArgs } from "./types";
+import type { GateReport, ModelVersion, Page, PageArgs } from "./types";
 import { parseInput, registerModelVersionSchema } from "./validation";
 
 export type RegisterModelVersionInput = z.input<typeof registerModelVersionSchema>;
@@ -20,6 +22,46 @@ export async function getModelVersion(deps: Deps, version: string): Promise<Mode
   const row = await deps.db.prepare("SELECT * FROM model_versions WHERE version = ?").bind(version).first<ModelVersionRow>();
   if (!row) throw notFound("ModelVersion", version);
   return toModelVersion(row);
+}
+
+/** The active version's artifact reference: the per-request check, batched by callers with their own reads. */
+export const activeVersionStatement = (db: D1Database) =>
+  db.prepare("SELECT version, r2_prefix, manifest_sha256, encoder FROM model_versions WHERE active = 1");
+
+export async function activeVersionRow(db: D1Database): Promise<ActiveRow | null> {
+  return activeVersionStatement(db).first<ActiveRow>();
+}
+
+/** A registered version's artifact reference and whether it is active (null: not registered). */
+export async function versionRow(db: D1Database, version: string): Promise<(ActiveRow & { active: number }) | null> {
+  return db
+    .prepare("SELECT version, r2_prefix, manifest_sha256, encoder, active FROM model_versions WHERE version = ?")
+    .bind(version)
+    .first<ActiveRow & { active: number }>();
+}
+
+/** Many versions by name, in the callers' order (null: not registered), for GraphQL's loaders. */
+export async function modelVersionsByName(db: D1Database, versions: readonly string[]): Promise<(ModelVersion | null)[]> {
+  if (versions.length === 0) return [];
+  const pages = await db.batch<ModelVersionRow>(
+    chunked(versions).map((chunk) => db.prepare(`SELECT * FROM model_versions WHERE version IN (${placeholders(chunk.length)})`).bind(...chunk)),
+  );
+  const byVersion = new Map(pages.flatMap((p) => p.results).map((row) => [row.version, toModelVersion(row)]));
+  return versions.map((v) => byVersion.get(v) ?? null);
+}
+
+/** The promotion gate's record on a version (batched with the activation when it promotes). */
+export const gateRecordStatement = (db: D1Database, version: string, report: GateReport) =>
+  db
+    .prepare("UPDATE model_versions SET gate_decision = ?, gate_json = ?, gated_at = ? WHERE version = ?")
+    .bind(report.decision, JSON.stringify(report), report.evaluatedAt, version);
+
+/** Registered versions no gate has decided on and not active, oldest first. */
+export async function ungatedVersions(db: D1Database): Promise<string[]> {
+  const { results } = await db
+    .prepare("SELECT version FROM model_versions WHERE gate_decision IS NULL AND active = 0 ORDER BY created_at, version")
+    .all<{ version: string }>();
+  return results.map((r) => r.version);
 }
 
 export async function getActiveModelVersion(deps: Deps): Promise<ModelVersion | null> {

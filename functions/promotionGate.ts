@@ -13,9 +13,11 @@
 import type { Deps } from "./deps";
 import { AppError } from "./errors";
 import { waysOf } from "./model/adaptation";
-import { activeVersionStatement, useActiveModel, withDetachedModel, type ActiveRow } from "./model/loader";
+import { useActiveModel, withDetachedModel, type ActiveRow } from "./model/loader";
 import type { LoadedModel } from "./model/runtime";
-import { activationStatements } from "./modelVersions";
+import { labelledExamplesOfTasks } from "./examples";
+import { activationStatements, activeVersionRow, gateRecordStatement, ungatedVersions, versionRow } from "./modelVersions";
+import { classificationTasks } from "./tasks";
 import { nowIso } from "./rows";
 import type { GateAccountFigures as AccountFigures, GateReport } from "./types";
 
@@ -32,18 +34,11 @@ interface HeldOutTask {
 
 /** The leave-out work: every account's classification tasks, split as described above (bounded). */
 async function leaveOutWork(db: D1Database): Promise<HeldOutTask[]> {
-  const { results } = await db
-    .prepare(
-      `SELECT e.account_id, e.task_id, e.input, e.label FROM examples e JOIN tasks t ON t.id = e.task_id
-       WHERE t.kind = 'classification' AND e.label IS NOT NULL AND e.label <> ''
-       ORDER BY e.account_id, e.task_id, e.created_at, e.id`,
-    )
-    .all<{ account_id: string; task_id: string; input: string; label: string }>();
-  const byTask = new Map<string, { accountId: string; rows: { input: string; label: string }[] }>();
-  for (const r of results) {
-    const entry = byTask.get(r.task_id) ?? { accountId: r.account_id, rows: [] };
+  const tasks = await classificationTasks(db, MAX_ACCOUNTS * MAX_TASKS_PER_ACCOUNT * 4);
+  const byTask = new Map(tasks.map((t) => [t.id, { accountId: t.accountId, rows: [] as { input: string; label: string }[] }]));
+  for (const r of await labelledExamplesOfTasks(db, tasks.map((t) => t.id))) {
+    const entry = byTask.get(r.task_id)!;
     if (entry.rows.length < MAX_EXAMPLES_PER_TASK) entry.rows.push({ input: r.input, label: r.label });
-    byTask.set(r.task_id, entry);
   }
   const perAccount = new Map<string, number>();
   const work: HeldOutTask[] = [];
@@ -120,12 +115,9 @@ export function decide(
 
 /** Evaluates `version` against the active one, stores the decision, activates it when promoted. */
 export async function runPromotionGate(deps: Deps, version: string): Promise<GateReport> {
-  const row = await deps.db
-    .prepare("SELECT version, r2_prefix, manifest_sha256, encoder, active FROM model_versions WHERE version = ?")
-    .bind(version)
-    .first<ActiveRow & { active: number }>();
+  const row = await versionRow(deps.db, version);
   if (!row) throw new Error(`ModelVersion ${version} is not registered`);
-  const activeRow = await activeVersionStatement(deps.db).first<ActiveRow>();
+  const activeRow = await activeVersionRow(deps.db);
   const work = await leaveOutWork(deps.db);
   const evaluatedAt = nowIso();
   let report: GateReport;
@@ -142,7 +134,7 @@ export async function runPromotionGate(deps: Deps, version: string): Promise<Gat
     };
   } else {
     // The active model first (it stays loaded and serving), then the candidate beside it, released after.
-    const active = await useActiveModel(deps, activeRow, async (model) => {
+    const active = await useActiveModel(deps.models, activeRow, async (model) => {
       if (!model) throw new Error("the active version could not be loaded");
       return { scores: await score(model, work), cells: benchmarkCells(model), version: model.version };
     });
@@ -194,9 +186,7 @@ function rejectedUnloadable(candidate: string, comparedWith: string | null, why:
 /** Stores the decision on the version; a promotion activates it in the same batch. */
 async function record(deps: Deps, row: ActiveRow & { active: number }, report: GateReport): Promise<GateReport> {
   const version = row.version;
-  const stored = deps.db
-    .prepare("UPDATE model_versions SET gate_decision = ?, gate_json = ?, gated_at = ? WHERE version = ?")
-    .bind(report.decision, JSON.stringify(report), report.evaluatedAt, version);
+  const stored = gateRecordStatement(deps.db, version, report);
   if (report.decision === "promoted" && row.active !== 1) {
     await deps.db.batch([...activationStatements(deps.db, version, "gate", report.evaluatedAt), stored]);
   } else {
@@ -208,10 +198,7 @@ async function record(deps: Deps, row: ActiveRow & { active: number }, report: G
 
 /** The cron's part: every registered version no gate has decided on and not active, oldest first. */
 export async function gatePendingVersions(deps: Deps): Promise<GateReport[]> {
-  const { results } = await deps.db
-    .prepare("SELECT version FROM model_versions WHERE gate_decision IS NULL AND active = 0 ORDER BY created_at, version")
-    .all<{ version: string }>();
   const reports: GateReport[] = [];
-  for (const { version } of results) reports.push(await runPromotionGate(deps, version));
+  for (const version of await ungatedVersions(deps.db)) reports.push(await runPromotionGate(deps, version));
   return reports;
 }

@@ -37,7 +37,10 @@ function taskRules(task: Task): string {
   return lines.join("\n");
 }
 
-const demoAnswer = (task: Task, e: Example) => (task.kind === "classification" ? (e.label ?? "") : (e.output ?? e.label ?? ""));
+/** What a demonstration shows the LLM: an example's input and its answer. */
+export type Demonstrated = Pick<Example, "input" | "label" | "output">;
+
+const demoAnswer = (task: Task, e: Demonstrated) => (task.kind === "classification" ? (e.label ?? "") : (e.output ?? e.label ?? ""));
 
 /**
  * The chat for one execution: instructions and task rules, the demonstrations as earlier question/answer
@@ -47,7 +50,7 @@ const demoAnswer = (task: Task, e: Example) => (task.kind === "classification" ?
 export function executionMessages(args: {
   agent: Agent;
   task: Task;
-  demonstrations: Example[];
+  demonstrations: Demonstrated[];
   history: Message[];
   input: string;
   prediction?: Prediction | null;

@@ -11,7 +11,7 @@ export interface AgentRow {
 export interface TaskRow {
   id: string; account_id: string; agent_id: string; name: string; description: string; kind: string;
   labels_json: string; parameters_json: string; confidence_threshold: number; source_request: string | null;
-  created_at: string; updated_at: string;
+  examples_version: number; created_at: string; updated_at: string;
 }
 export interface ExampleRow {
   id: string; account_id: string; task_id: string; input: string; label: string | null; output: string | null;

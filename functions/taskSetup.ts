@@ -1,19 +1,21 @@
 // Defining a task: creating it with its examples in one batch, explicitly or drafted by the LLM from a
-// plain-language request (the seed's generate_description step, "task understanding"), and changing it.
-// It spans two tables, so it composes their owners: functions/tasks.ts and functions/examples.ts.
+// plain-language request (the seed's generate_description step, "task understanding"), adding examples,
+// and changing it. It spans two tables, so it composes their owners (functions/tasks.ts and
+// functions/examples.ts), and has new examples featurised once, when stored (functions/predictions.ts).
 import type { z } from "zod";
 import { getAgent } from "./agents";
 import type { Deps } from "./deps";
-import { llmUnavailable, validationFailed } from "./errors";
-import { checkExamplesFitTask, insertExampleStatements, storedLabels } from "./examples";
+import { writeBatch } from "./d1";
+import { llmUnavailable, notFound, validationFailed } from "./errors";
+import { checkExamplesFitTask, getExamplesByIds, insertExampleStatements, storedLabels, type ExampleInput } from "./examples";
 import { newId } from "./ids";
 import { chatComplete, type LlmEnv } from "./llm";
-import { embedNewExamples } from "./model/index";
+import { embedNewExamples } from "./predictions";
 import { taskUnderstandingMessages } from "./prompts";
 import { getTask, insertTaskStatement, updateTaskColumns } from "./tasks";
-import type { Task } from "./types";
+import type { Example, Task } from "./types";
 import {
-  createTaskFromRequestSchema, createTaskSchema, parseInput, taskDraftSchema, updateTaskSchema,
+  createTaskFromRequestSchema, createTaskSchema, exampleListSchema, parseInput, taskDraftSchema, updateTaskSchema,
 } from "./validation";
 
 export type CreateTaskInput = z.input<typeof createTaskSchema>;
@@ -70,4 +72,16 @@ export async function updateTask(deps: Deps, id: string, input: UpdateTaskInput)
   }
   await updateTaskColumns(deps, id, data);
   return getTask(deps, id);
+}
+
+/** Adds examples to a task in one batch (all or none), then has them featurised. */
+export async function addExamples(deps: Deps, taskId: string, items: ExampleInput[]): Promise<Example[]> {
+  const parsed = parseInput(exampleListSchema.min(1), items);
+  const task = await getTask(deps, taskId);
+  const labelless = task.kind === "classification" && task.labels.length === 0;
+  checkExamplesFitTask(task, parsed, "examples", labelless ? await storedLabels(deps, taskId) : []);
+  const { ids, statements } = insertExampleStatements(deps, taskId, parsed);
+  await writeBatch(deps.db, statements, () => notFound("Task", taskId)); // deleted meanwhile: nothing written
+  await embedNewExamples(deps, ids);
+  return getExamplesByIds(deps, ids);
 }

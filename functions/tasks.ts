@@ -1,22 +1,60 @@
 // Tasks: what an agent learns from a handful of examples. This module owns the `tasks` table: it reads,
-// lists and deletes tasks and builds their INSERT/UPDATE statements. Defining a task together with its
+// lists and deletes tasks, builds their INSERT/UPDATE statements, and keeps examples_version, the number
+// that every insert or delete of the task's examples bumps (the support set's cache key). Defining a task together with its
 // examples (or from a plain-language request) is functions/taskSetup.ts, which spans both tables.
 import type { z } from "zod";
 import { getAgent } from "./agents";
 import type { Deps } from "./deps";
 import { notFound } from "./errors";
-import { listPage } from "./pagination";
+import { chunked, placeholders, rowsByIds } from "./d1";
+import { firstPages, listPage, type ChildList } from "./pagination";
 import { nowIso, toTask, type TaskRow } from "./rows";
 import type { Page, PageArgs, Task } from "./types";
 import type { createTaskSchema } from "./validation";
 
-export async function getTask(deps: Deps, id: string): Promise<Task> {
-  const row = await deps.db
-    .prepare("SELECT * FROM tasks WHERE id = ? AND account_id = ?")
-    .bind(id, deps.accountId)
-    .first<TaskRow>();
+/** The task's row, for callers that batch it with other reads (read it back with taskOfRow). */
+export const taskStatement = (deps: Deps, id: string) =>
+  deps.db.prepare("SELECT * FROM tasks WHERE id = ? AND account_id = ?").bind(id, deps.accountId);
+
+/** The Task of a taskStatement's row, and its examples_version; NOT_FOUND without a row. */
+export function taskOfRow(row: TaskRow | undefined, id: string): { task: Task; examplesVersion: number } {
   if (!row) throw notFound("Task", id);
-  return toTask(row);
+  return { task: toTask(row), examplesVersion: row.examples_version };
+}
+
+export async function getTask(deps: Deps, id: string): Promise<Task> {
+  return taskOfRow((await taskStatement(deps, id).first<TaskRow>()) ?? undefined, id).task;
+}
+
+/** Many tasks by id, in the callers' order (null: not this account's), for GraphQL's loaders. */
+export const tasksByIds = (deps: Deps, ids: readonly string[]) => rowsByIds(deps.db, "tasks", deps.accountId, ids, toTask);
+
+const TASKS_OF_AGENT: ChildList<TaskRow, Task> = { table: "tasks", parentColumn: "agent_id", map: toTask };
+
+/** The first page of tasks of each agent (one batch), for GraphQL's loaders. */
+export const firstTasksOfAgents = (deps: Deps, agentIds: readonly string[], first: number) =>
+  firstPages(deps.db, TASKS_OF_AGENT, deps.accountId, agentIds, first);
+
+/** Bumps the task's examples_version: in the same batch as every insert or delete of its examples. */
+export const bumpExamplesVersionStatement = (deps: Deps, taskId: string) =>
+  deps.db.prepare("UPDATE tasks SET examples_version = examples_version + 1 WHERE id = ? AND account_id = ?").bind(taskId, deps.accountId);
+
+/** These tasks' rows across accounts (the feedback export), by id. */
+export async function tasksForExport(db: D1Database, ids: readonly string[]): Promise<Map<string, Task>> {
+  if (ids.length === 0) return new Map();
+  const pages = await db.batch<TaskRow>(
+    chunked(ids).map((chunk) => db.prepare(`SELECT * FROM tasks WHERE id IN (${placeholders(chunk.length)})`).bind(...chunk)),
+  );
+  return new Map(pages.flatMap((p) => p.results).map((r) => [r.id, toTask(r)]));
+}
+
+/** Every classification task of every account (the promotion gate's leave-out), oldest first, at most `limit`. */
+export async function classificationTasks(db: D1Database, limit: number): Promise<{ id: string; accountId: string }[]> {
+  const { results } = await db
+    .prepare("SELECT id, account_id FROM tasks WHERE kind = 'classification' ORDER BY account_id, created_at, id LIMIT ?")
+    .bind(limit)
+    .all<{ id: string; account_id: string }>();
+  return results.map((r) => ({ id: r.id, accountId: r.account_id }));
 }
 
 export async function listTasks(deps: Deps, filter: { agentId?: string | null } = {}, page: PageArgs = {}): Promise<Page<Task>> {

@@ -1,6 +1,7 @@
 // Adaptation: one fit of the active model's head to a task's support set (functions/adaptations.ts).
 // Until a model version is active, adaptTask answers MODEL_UNAVAILABLE — never a fake result.
-import { adaptTask, listAdaptations } from "../functions/adaptations";
+import { listAdaptations } from "../functions/adaptations";
+import { adaptTask } from "../functions/predictions";
 import { notFound } from "../functions/errors";
 import { getTask } from "../functions/tasks";
 import { builder } from "./builder";

@@ -1,5 +1,6 @@
 // Example: one demonstration in a task's support set (from the user, or from Feedback).
-import { addExamples, getExamplesByIds, listExamples, removeExample } from "../functions/examples";
+import { getExamplesByIds, listExamples, removeExample } from "../functions/examples";
+import { addExamples } from "../functions/taskSetup";
 import { notFound } from "../functions/errors";
 import { builder, QUERY_COST } from "./builder";
 import { withoutNulls } from "./input";

@@ -2,7 +2,7 @@
 // functions/model's loader (D1 model_versions + R2, sha256 checks), static encoder, adapter, adapt.onnx
 // and head.onnx — run on episodes posted by the Node driver, beside the frozen-encoder baselines.
 import { depsFor } from "../functions/deps";
-import { getActiveModel } from "../functions/model/loader";
+import { getActiveModel } from "../functions/predictions";
 import { waysOf } from "../functions/model/adaptation";
 import { calibratedConfidence } from "../functions/model/confidence";
 import { softmax } from "../functions/model/runtime";

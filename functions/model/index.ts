@@ -1,13 +1,11 @@
-// Edge model runtime: the seam between the domain functions and the meta-learned model.
-// The active ModelVersion is loaded from R2 into this isolate (loader.ts), examples are featurised when
-// added (support.ts), the head is adapted per task by the exported inner loop (adaptation.ts), and an
-// execution encodes only its input: label, confidence, top-k scores, nearest examples as demonstrations.
-import type { Deps } from "../deps";
-import { adaptedTask } from "./adaptation";
+// Edge model runtime: what the domain (functions/predictions.ts) asks of the meta-learned model, on
+// typed arrays and strings, with no D1 in it. loader.ts loads a ModelVersion from R2 into this isolate,
+// support.ts assembles and searches a task's support features, adaptation.ts fits the head (the
+// exported inner loop), and `scoreInput` here encodes one input: label, confidence, top-k scores and the
+// nearest examples as demonstrations.
 import { calibratedConfidence } from "./confidence";
-import { activeVersionStatement, useActiveModel, type ActiveRow } from "./loader";
-import { softmax, type LoadedModel } from "./runtime";
-import { embedExamples, loadSupport, nearest, signatureStatement, type SignatureRow } from "./support";
+import { softmax, type Head, type LoadedModel } from "./runtime";
+import { nearest, type Support } from "./support";
 
 export interface LabelScore {
   label: string;
@@ -38,22 +36,15 @@ export interface NoPrediction {
 
 export const isPrediction = (p: Prediction | NoPrediction): p is Prediction => !("none" in p);
 
-/**
- * The adapted model's prediction, or why there is none (callers fall back to the in-context LLM
- * baseline). Throws MODEL_UNAVAILABLE when the active version cannot be loaded and this isolate has no
- * earlier version to keep serving.
- */
-export async function predictForTask(deps: Deps, taskId: string, input: string): Promise<Prediction | NoPrediction> {
-  // One D1 round trip for the two per-request checks: the active version and the support signature.
-  const [active, signature] = await deps.db.batch([activeVersionStatement(deps.db), signatureStatement(deps, taskId)]);
-  return useActiveModel(deps, (active?.results[0] as ActiveRow | undefined) ?? null, (model) =>
-    model ? predictWith(deps, model, taskId, input, signature?.results[0] as SignatureRow | undefined) : Promise.resolve({ none: "no_active_model" } as const),
-  );
+/** The head fitted to the task (null: fewer than 2 labels), with the id of the Adaptation it is stored as. */
+export interface AdaptedHead {
+  adaptationId: string;
+  head: Head;
+  labels: string[];
 }
 
-async function predictWith(deps: Deps, model: LoadedModel, taskId: string, input: string, signature: SignatureRow | undefined): Promise<Prediction | NoPrediction> {
-  const support = await loadSupport(deps, model, taskId, signature);
-  const adapted = await adaptedTask(deps, model, taskId, support);
+/** The prediction for one input against a task's support set and its adapted head. */
+export async function scoreInput(model: LoadedModel, support: Support, adapted: AdaptedHead | null, input: string): Promise<Prediction | NoPrediction> {
   const query = await model.featurise([input]);
   const demonstrations = nearest(support, model.features, query, DEMONSTRATIONS).map((n) => ({
     exampleId: support.ids[n.index]!,
@@ -74,23 +65,11 @@ async function predictWith(deps: Deps, model: LoadedModel, taskId: string, input
     .slice(0, TOP_K);
   return {
     modelVersion: model.version,
-    adaptationId: adapted.adaptation.id,
+    adaptationId: adapted.adaptationId,
     label: scores[0]!.label,
     // Not the softmax alone: an input unlike every example is not confidently any label (confidence.ts).
     confidence: calibratedConfidence(scores[0]!.score, demonstrations[0]?.similarity, model.manifest.calibration),
     scores,
     demonstrations,
   };
-}
-
-/** Called after examples are stored, so features are computed once, not per execution. */
-export async function embedNewExamples(deps: Deps, exampleIds: string[]): Promise<void> {
-  try {
-    await useActiveModel(deps, undefined, async (model) => {
-      if (model) await embedExamples(deps, model, exampleIds);
-    });
-  } catch (error) {
-    // Adding examples must not fail because the model is down: they are embedded lazily on first use.
-    console.warn(JSON.stringify({ event: "embed_failed", count: exampleIds.length, error: error instanceof Error ? error.message : String(error) }));
-  }
 }

@@ -1,12 +1,12 @@
-// Which ModelVersion this isolate serves. Every request does one cheap D1 read of the active version;
-// when it is the one already loaded, the loaded model is reused (sessions are created once per isolate
+// Which ModelVersion this isolate serves. The caller reads the active version's row (one cheap D1 read,
+// batched with the request's other reads: functions/predictions.ts); when it is the one already
+// loaded, the loaded model is reused (sessions are created once per isolate
 // per version). A new active version is loaded from R2 (every file's sha256 checked) and swapped in
 // without a restart. If it cannot be loaded, the isolate keeps serving the version it had and retries
 // after retryMs; with nothing loaded, callers get MODEL_UNAVAILABLE. A slow load (R2 slow to answer)
 // holds no request up for long: after switchWaitMs requests go on with the version already loaded, and
 // a load that has not finished within loadTimeoutMs counts as failed. A replaced version's ORT sessions
 // are released once the last request using it (useActiveModel) has finished.
-import type { Deps } from "../deps";
 import { AppError, modelBroken } from "../errors";
 import { readFiles, readManifest } from "./artifact";
 import { createSession } from "./ort";
@@ -36,8 +36,8 @@ export function resetModelCacheForTests(): void {
  * Runs `use` with the model for this request (see getActiveModel) and keeps that model's sessions
  * alive until it returns, even if another version becomes active meanwhile.
  */
-export async function useActiveModel<T>(deps: Deps, prefetched: ActiveRow | null | undefined, use: (model: LoadedModel | null) => Promise<T>): Promise<T> {
-  const model = await getActiveModel(deps, prefetched);
+export async function useActiveModel<T>(bucket: R2Bucket, row: ActiveRow | null, use: (model: LoadedModel | null) => Promise<T>): Promise<T> {
+  const model = await getActiveModel(bucket, row);
   if (!model) return use(null);
   users.set(model, (users.get(model) ?? 0) + 1);
   try {
@@ -79,6 +79,7 @@ async function within<T>(pending: Promise<T>, ms: number): Promise<T | "timeout"
   }
 }
 
+/** Where a ModelVersion's artifact is and what it must be (its row in model_versions, read by modelVersions.ts). */
 export interface ActiveRow {
   version: string;
   r2_prefix: string;
@@ -86,22 +87,17 @@ export interface ActiveRow {
   encoder: string; // the encoder tag the version was registered with
 }
 
-/** The per-request check; callers may batch it with their own reads (one D1 round trip). */
-export const activeVersionStatement = (db: D1Database) =>
-  db.prepare("SELECT version, r2_prefix, manifest_sha256, encoder FROM model_versions WHERE active = 1");
-
 /**
  * The model to use for this request: null when no version is active; the active one when it loads;
  * the previously loaded one (with a warning) when the active one is broken; else MODEL_UNAVAILABLE.
  */
-export async function getActiveModel(deps: Deps, prefetched?: ActiveRow | null): Promise<LoadedModel | null> {
-  const row = prefetched !== undefined ? prefetched : await activeVersionStatement(deps.db).first<ActiveRow>();
+export async function getActiveModel(bucket: R2Bucket, row: ActiveRow | null): Promise<LoadedModel | null> {
   if (!row) return null;
   if (current?.version === row.version) return current;
   const failed = failures.get(row.version);
   if (failed && Date.now() - failed.at < loaderTimings.retryMs) return fallback(row.version, failed.error);
   let pending = loading.get(row.version);
-  if (!pending) pending = startLoad(deps.models, row);
+  if (!pending) pending = startLoad(bucket, row);
   // With a version loaded, a slow load does not hold requests: they go on with the loaded one.
   const outcome = current ? await within(pending, loaderTimings.switchWaitMs).catch(() => null) : null;
   if (outcome === "timeout") {

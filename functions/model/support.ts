@@ -1,118 +1,72 @@
-// A task's support set as the model sees it: adapter features of every Example, computed when the
-// Example is added (embedNewExamples) and stored in D1 (examples.embedding, float32 LE, with
-// embedding_model_version). Rows embedded by another version are re-embedded lazily, on first use.
-// Executions read stored features: the support set is never re-encoded per request. An isolate-level
-// cache keyed by the task's examples_version (bumped by every insert or delete of its examples) skips
-// even the D1 read of the rows.
-import type { Deps } from "../deps";
+// A task's support set as the model sees it: adapter features of every Example, one row each, in the
+// order of the example ids. Features are computed when an Example is added and stored with it
+// (examples.embedding, float32 LE, tagged with embedding_model_version); rows embedded by another
+// version are re-embedded. This module only assembles and searches the set: reading and writing the
+// rows is functions/examples.ts, and caching the set per task is functions/predictions.ts.
 import { sha256Hex } from "./artifact";
 import type { LoadedModel } from "./runtime";
+
+/** An example as the support set needs it (what functions/examples.ts reads for it). */
+export interface SupportExample {
+  id: string;
+  input: string;
+  label: string | null;
+  output: string | null;
+  embedding: ArrayBuffer | number[] | Uint8Array | null;
+  embedding_model_version: string | null;
+}
 
 export interface Support {
   modelVersion: string;
   ids: string[];
   labels: (string | null)[];
+  inputs: string[]; // kept so demonstrations need no read of their own
+  outputs: (string | null)[];
   features: Float32Array; // [ids.length × features]
   fingerprint: string; // hashes the examples (id, label) and the model version
-  signature: string;
   norms?: Float32Array; // L2 norm of each row, computed on first retrieval
 }
 
-interface ExampleEmbeddingRow {
-  id: string;
-  input: string;
-  label: string | null;
-  embedding: ArrayBuffer | number[] | Uint8Array | null;
-  embedding_model_version: string | null;
-}
-
-const MAX_CACHED_TASKS = 256;
-const cache = new Map<string, Support>(); // key: account/task, insertion order = LRU order
-
-function toBuffer(value: ExampleEmbeddingRow["embedding"]): ArrayBuffer | null {
+function toBuffer(value: SupportExample["embedding"]): ArrayBuffer | null {
   if (value == null) return null;
   if (value instanceof ArrayBuffer) return value;
   if (value instanceof Uint8Array) return value.slice().buffer;
   return Uint8Array.from(value).buffer;
 }
 
-/** Computes and stores features for new Examples; without an active model it is a no-op. */
-export async function embedExamples(deps: Deps, model: LoadedModel, ids: string[]): Promise<void> {
-  if (ids.length === 0) return;
-  const rows: { id: string; input: string }[] = [];
-  // D1 caps bound parameters per statement: fetch in chunks.
-  for (let i = 0; i < ids.length; i += 90) {
-    const chunk = ids.slice(i, i + 90);
-    const { results } = await deps.db
-      .prepare(`SELECT id, input FROM examples WHERE account_id = ? AND id IN (${chunk.map(() => "?").join(",")})`)
-      .bind(deps.accountId, ...chunk)
-      .all<{ id: string; input: string }>();
-    rows.push(...results);
-  }
-  await storeFeatures(deps, model, rows);
-}
-
-async function storeFeatures(deps: Deps, model: LoadedModel, rows: { id: string; input: string }[]): Promise<Float32Array> {
-  const features = await model.featurise(rows.map((r) => r.input));
+/**
+ * The support set of `rows` with features from `model`; the rows whose stored features are missing or
+ * from another version are featurised now and returned as `fresh` (the caller stores them).
+ */
+export async function assembleSupport(
+  model: LoadedModel,
+  rows: SupportExample[],
+): Promise<{ support: Support; fresh: { ids: string[]; features: Float32Array } }> {
   const f = model.features;
-  const update = deps.db.prepare("UPDATE examples SET embedding = ?, embedding_model_version = ? WHERE id = ? AND account_id = ?");
-  const statements = rows.map((r, i) => update.bind(features.slice(i * f, (i + 1) * f).buffer, model.version, r.id, deps.accountId));
-  for (let i = 0; i < statements.length; i += 500) await deps.db.batch(statements.slice(i, i + 500));
-  return features;
-}
-
-export interface SignatureRow {
-  v: number; // tasks.examples_version
-}
-
-/** The support set's version: bumped by every insert or delete of the task's examples (functions/examples.ts). */
-export const signatureStatement = (deps: Deps, taskId: string) =>
-  deps.db.prepare("SELECT examples_version AS v FROM tasks WHERE id = ? AND account_id = ?").bind(taskId, deps.accountId);
-
-/** The task's support set with features from `model`, embedding any Example that lacks them. */
-export async function loadSupport(deps: Deps, model: LoadedModel, taskId: string, prefetched?: SignatureRow | null): Promise<Support> {
-  const key = `${deps.accountId}/${taskId}`;
-  const row = prefetched ?? (await signatureStatement(deps, taskId).first<SignatureRow>());
-  const signature = `${model.version}|${row?.v ?? "none"}`;
-  const hit = cache.get(key);
-  if (hit && hit.signature === signature) {
-    cache.delete(key);
-    cache.set(key, hit);
-    return hit;
-  }
-  const { results } = await deps.db
-    .prepare(
-      `SELECT id, input, label, embedding, embedding_model_version FROM examples
-       WHERE account_id = ? AND task_id = ? ORDER BY id`,
-    )
-    .bind(deps.accountId, taskId)
-    .all<ExampleEmbeddingRow>();
-  const f = model.features;
-  const features = new Float32Array(results.length * f);
-  const stale: { id: string; input: string; index: number }[] = [];
-  results.forEach((r, i) => {
+  const features = new Float32Array(rows.length * f);
+  const stale: number[] = [];
+  rows.forEach((r, i) => {
     const buffer = r.embedding_model_version === model.version ? toBuffer(r.embedding) : null;
     if (buffer && buffer.byteLength === f * 4) features.set(new Float32Array(buffer), i * f);
-    else stale.push({ id: r.id, input: r.input, index: i });
+    else stale.push(i);
   });
-  if (stale.length > 0) {
-    const fresh = await storeFeatures(deps, model, stale);
-    stale.forEach((s, j) => features.set(fresh.subarray(j * f, (j + 1) * f), s.index * f));
-  }
+  const computed = stale.length > 0 ? await model.featurise(stale.map((i) => rows[i]!.input)) : new Float32Array(0);
+  stale.forEach((row, j) => features.set(computed.subarray(j * f, (j + 1) * f), row * f));
   const fingerprint = await sha256Hex(
-    new TextEncoder().encode(`${model.version}\n${results.map((r) => `${r.id}\t${r.label ?? ""}`).join("\n")}`),
+    new TextEncoder().encode(`${model.version}\n${rows.map((r) => `${r.id}\t${r.label ?? ""}`).join("\n")}`),
   );
-  const support: Support = {
-    modelVersion: model.version,
-    ids: results.map((r) => r.id),
-    labels: results.map((r) => r.label),
-    features,
-    fingerprint,
-    signature,
+  return {
+    support: {
+      modelVersion: model.version,
+      ids: rows.map((r) => r.id),
+      labels: rows.map((r) => r.label),
+      inputs: rows.map((r) => r.input),
+      outputs: rows.map((r) => r.output),
+      features,
+      fingerprint,
+    },
+    fresh: { ids: stale.map((i) => rows[i]!.id), features: computed },
   };
-  cache.set(key, support);
-  if (cache.size > MAX_CACHED_TASKS) cache.delete(cache.keys().next().value!);
-  return support;
 }
 
 function rowNorms(features: Float32Array, count: number, dim: number): Float32Array {

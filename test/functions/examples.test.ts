@@ -1,7 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { AppError } from "../../functions/errors";
-import { addExamples, listExamples, removeExample } from "../../functions/examples";
+import { listExamples, removeExample } from "../../functions/examples";
+import { addExamples } from "../../functions/taskSetup";
 import { newAccount, newTask } from "../support/fixtures";
 
 const fail = async (p: Promise<unknown>) => (await p.then(() => null, (e: unknown) => e)) as AppError;

@@ -28,7 +28,7 @@ async function storedAdaptation(accountId: string, taskId: string): Promise<{ mo
 }
 
 const predicting = (p: Omit<Prediction, "demonstrations"> & { demonstrations?: Prediction["demonstrations"] }): Predictor =>
-  async () => ({ demonstrations: [], ...p });
+  async () => ({ outcome: { demonstrations: [], ...p } });
 
 describe("executeTask: the in-context LLM baseline (no model yet)", () => {
   it("prompts with instructions, description, labels and every example, then stores execution + turn", async () => {
@@ -189,7 +189,7 @@ describe("executeTask with a prediction from the model seam", () => {
     const task = await newTask(deps);
     const deletingMeanwhile: Predictor = async () => {
       await deleteTask(deps, task.id);
-      return { none: "no_active_model" };
+      return { outcome: { none: "no_active_model" } };
     };
     const error = await fail(executeTask(deps, { taskId: task.id, input: "x" }, deletingMeanwhile));
     expect(error.code).toBe("NOT_FOUND");
@@ -200,7 +200,7 @@ describe("executeTask with a prediction from the model seam", () => {
   it("says which of its reasons left the model without a prediction", async () => {
     const { deps } = await newAccount();
     const task = await newTask(deps);
-    const none = (why: "no_active_model" | "no_examples"): Predictor => async () => ({ none: why });
+    const none = (why: "no_active_model" | "no_examples"): Predictor => async () => ({ outcome: { none: why } });
     const noModel = await executeTask(deps, { taskId: task.id, input: "x" }, none("no_active_model"));
     expect(noModel).toMatchObject({ path: "llm_baseline", pathReason: "no active model version: in-context LLM baseline" });
     const noExamples = await executeTask(deps, { taskId: task.id, input: "x" }, none("no_examples"));

@@ -1,9 +1,9 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { AppError } from "../../functions/errors";
-import { addExamples, listExamples } from "../../functions/examples";
+import { listExamples } from "../../functions/examples";
 import { deleteTask, getTask, listTasks } from "../../functions/tasks";
-import { createTask, createTaskFromRequest, updateTask } from "../../functions/taskSetup";
+import { addExamples, createTask, createTaskFromRequest, updateTask } from "../../functions/taskSetup";
 import { llmRequests, marker, newAccount, newAgent, newTask, withEnv } from "../support/fixtures";
 
 const fail = async (p: Promise<unknown>) => (await p.then(() => null, (e: unknown) => e)) as AppError;

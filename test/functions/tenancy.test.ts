@@ -5,11 +5,11 @@ import { describe, expect, it } from "vitest";
 import { deleteAgent, getAgent, listAgents, updateAgent } from "../../functions/agents";
 import { getConversation, listConversations, listMessages } from "../../functions/conversations";
 import { AppError } from "../../functions/errors";
-import { addExamples, listExamples, removeExample } from "../../functions/examples";
+import { listExamples, removeExample } from "../../functions/examples";
 import { executeTask, getExecution, listExecutions } from "../../functions/executions";
 import { listFeedback, submitFeedback } from "../../functions/feedback";
 import { deleteTask, getTask, listTasks } from "../../functions/tasks";
-import { createTask, updateTask } from "../../functions/taskSetup";
+import { addExamples, createTask, updateTask } from "../../functions/taskSetup";
 import { newAccount, newTask } from "../support/fixtures";
 
 const code = async (p: Promise<unknown>) => p.then(() => "OK", (e: unknown) => (e instanceof AppError ? e.code : String(e)));

@@ -3,12 +3,13 @@
 // feedback correction changing the prediction, and accuracy on a real few-shot task matching Python.
 import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { adaptTask, getLatestAdaptation, listAdaptations } from "../../functions/adaptations";
-import { addExamples, removeExample } from "../../functions/examples";
+import { getLatestAdaptation, listAdaptations } from "../../functions/adaptations";
+import { removeExample } from "../../functions/examples";
+import { addExamples } from "../../functions/taskSetup";
 import { executeTask } from "../../functions/executions";
 import { submitFeedback } from "../../functions/feedback";
-import { predictForTask, type Prediction } from "../../functions/model/index";
-import { adaptationCacheSize } from "../../functions/model/adaptation";
+import type { Prediction } from "../../functions/model/index";
+import { adaptationCacheSize, adaptTask, predictForTask } from "../../functions/predictions";
 import { resetModelCacheForTests } from "../../functions/model/loader";
 import { newAccount, newTask, withEnv } from "../support/fixtures";
 import { SHIPPED } from "./artifact-server";
