@@ -4,16 +4,13 @@
 // throwaway --persist-to folder): latency of sequential POST /execute_task on a 77-label × 5-shot
 // banking77 task answered by the model alone (threshold 0: no LLM call), requests/s under autocannon,
 // and the memory of wrangler dev's workerd process. Baseline in the same run: GET /health.
-import { execFileSync, spawn } from "node:child_process";
-import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
-import { describeArtifact, publishArtifact, resolveArtifact, verifyArtifact } from "../scripts/artifact.mjs";
+import { describeArtifact, resolveArtifact, verifyArtifact } from "../scripts/artifact.mjs";
 import { guardWorkerd } from "../scripts/workerd-guard/guard.mjs";
-import { watchedFetch } from "../scripts/worker-client.mjs";
-import { machine, readJsonl, rssMb, stats, waitForHealth, workerdPids } from "./lib.mjs";
+import { machine, readJsonl, startWorker, stats } from "./lib.mjs";
 
 guardWorkerd(); // before wrangler dev starts workerd (scripts/workerd-guard/guard.mjs)
 const ROOT = resolve(import.meta.dirname, "..");
@@ -25,47 +22,15 @@ const { values: opt } = parseArgs({
   },
 });
 const artifactDir = resolveArtifact(opt.artifact);
-const STATE = resolve(ROOT, ".cache/bench/wrangler-state");
-const wrangler = resolve(ROOT, "node_modules/.bin/wrangler");
 const log = (m) => console.error(`[bench] ${m}`);
-const w = (...args) => execFileSync(wrangler, [...args, "--local", "--persist-to", STATE], { cwd: ROOT, env: { ...process.env, CI: "1" }, stdio: ["ignore", "pipe", "pipe"] });
-
-rmSync(STATE, { recursive: true, force: true });
-mkdirSync(STATE, { recursive: true });
-log("migrations, account, artifact into local D1/R2 …");
-w("d1", "migrations", "apply", "adaptagent");
 const { manifest } = verifyArtifact(artifactDir);
 log(describeArtifact(artifactDir, manifest));
-publishArtifact(artifactDir, { activate: true, persistTo: STATE, log });
-const apiKey = `aa_${randomBytes(32).toString("base64url")}`;
-const accountId = randomUUID();
-const agentId = randomUUID(); // REST has no agent route: the agent is seeded with the account
-const q = (s) => `'${String(s).replaceAll("'", "''")}'`;
-const sqlFile = resolve(STATE, "seed.sql");
-writeFileSync(sqlFile, [
-  `INSERT INTO accounts (id, name) VALUES (${q(accountId)}, 'bench');`,
-  `INSERT INTO api_keys (id, account_id, key_hash, label) VALUES (${q(randomUUID())}, ${q(accountId)}, ${q(createHash("sha256").update(apiKey).digest("hex"))}, 'bench');`,
-  `INSERT INTO agents (id, account_id, name) VALUES (${q(agentId)}, ${q(accountId)}, 'bench agent');`,
-].join("\n"));
-w("d1", "execute", "adaptagent", "--file", sqlFile);
-
 const port = Number(opt.port);
-const base = `http://127.0.0.1:${port}`;
-const dev = spawn(wrangler, ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", STATE, "--log-level", "error"], {
-  cwd: ROOT, stdio: ["ignore", "ignore", "inherit"], detached: false,
-});
+const worker = await startWorker({ root: ROOT, artifactDir, port, log });
+const { post, health, agentId } = worker;
 const result = { machine: machine(), artifact: artifactDir, model_version: manifest.version };
 try {
-  await waitForHealth(base);
-  const headers = { authorization: `Bearer ${apiKey}`, "content-type": "application/json" };
-  // Through the watchdog of scripts/worker-client.mjs: wrangler dev's proxy can lose a request.
-  const watched = { root: dev.pid, log };
-  const post = async (path, body) => {
-    const res = await watchedFetch(fetch, `${base}${path}`, { method: "POST", headers, body: JSON.stringify(body) }, watched);
-    if (!res.ok) throw new Error(`${path}: ${res.status} ${res.text.slice(0, 300)}`);
-    return JSON.parse(res.text);
-  };
-  const health = () => watchedFetch(fetch, `${base}/health`, {}, watched);
+  const { headers, base } = worker;
   const timed = async (n, fn) => {
     const out = [];
     for (let i = 0; i < n; i++) {
@@ -75,8 +40,8 @@ try {
     }
     return stats(out);
   };
-  const pids = workerdPids(dev.pid);
-  const rss = () => Math.max(...workerdPids(dev.pid).map(rssMb));
+  const pids = worker.pids();
+  const rss = worker.rss;
   await timed(20, health);
   const rssBefore = rss();
 
@@ -115,7 +80,7 @@ try {
     growth_with_model: Number((rssLoaded - rssBefore).toFixed(1)), growth_after_load_test: Number((rss() - rssBefore).toFixed(1)),
   };
 } finally {
-  dev.kill("SIGTERM");
+  worker.stop();
 }
 const text = JSON.stringify(result, null, 2);
 if (opt.out) writeFileSync(opt.out, text + "\n");

@@ -1,7 +1,11 @@
 // Shared helpers of the edge benchmarks: statistics, the machine's description, workerd's memory.
-import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
+import { resolve } from "node:path";
+import { publishArtifact } from "../scripts/artifact.mjs";
+import { watchedFetch, workerdPids } from "../scripts/worker-client.mjs";
 import { V8_FLAGS } from "../scripts/workerd-guard/guard.mjs";
 
 export function stats(xs) {
@@ -27,7 +31,7 @@ export function machine() {
   };
 }
 
-export { workerdPids } from "../scripts/worker-client.mjs";
+export { workerdPids };
 
 /** Resident set size of a process in MB (VmRSS). */
 export function rssMb(pid) {
@@ -143,4 +147,57 @@ async function openSession(url, wakeUrl) {
       ws.send(JSON.stringify({ id: i, method, params }));
     });
   return { ws, call };
+}
+
+/**
+ * The real Worker under `wrangler dev` (workers/index.ts, local D1/R2 in a throwaway --persist-to
+ * folder under .cache/bench/<name>): migrations applied, the artifact published and activated, one
+ * account with an API key and one agent seeded straight into D1 (REST has no agent route). Returns
+ * { base, headers, agentId, post, health, rss, pids, stop }; `post` goes through the watchdog of
+ * scripts/worker-client.mjs (wrangler dev's proxy can lose a request) and throws on a non-2xx answer.
+ */
+export async function startWorker({ root, artifactDir, port, name = "wrangler-state", log = () => {} }) {
+  const state = resolve(root, ".cache/bench", name);
+  const wrangler = resolve(root, "node_modules/.bin/wrangler");
+  const w = (...args) => execFileSync(wrangler, [...args, "--local", "--persist-to", state], { cwd: root, env: { ...process.env, CI: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+  rmSync(state, { recursive: true, force: true });
+  mkdirSync(state, { recursive: true });
+  log("migrations, account, artifact into local D1/R2 …");
+  w("d1", "migrations", "apply", "adaptagent");
+  publishArtifact(artifactDir, { activate: true, persistTo: state, log });
+  const apiKey = `aa_${randomBytes(32).toString("base64url")}`;
+  const accountId = randomUUID();
+  const agentId = randomUUID();
+  const q = (s) => `'${String(s).replaceAll("'", "''")}'`;
+  const sqlFile = resolve(state, "seed.sql");
+  writeFileSync(sqlFile, [
+    `INSERT INTO accounts (id, name) VALUES (${q(accountId)}, 'bench');`,
+    `INSERT INTO api_keys (id, account_id, key_hash, label) VALUES (${q(randomUUID())}, ${q(accountId)}, ${q(createHash("sha256").update(apiKey).digest("hex"))}, 'bench');`,
+    `INSERT INTO agents (id, account_id, name) VALUES (${q(agentId)}, ${q(accountId)}, 'bench agent');`,
+  ].join("\n"));
+  w("d1", "execute", "adaptagent", "--file", sqlFile);
+  const base = `http://127.0.0.1:${port}`;
+  const dev = spawn(wrangler, ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state, "--log-level", "error"], {
+    cwd: root, stdio: ["ignore", "ignore", "inherit"], detached: false,
+  });
+  const stop = () => dev.kill("SIGTERM");
+  try {
+    await waitForHealth(base);
+  } catch (error) {
+    stop();
+    throw error;
+  }
+  const headers = { authorization: `Bearer ${apiKey}`, "content-type": "application/json" };
+  const watched = { root: dev.pid, log };
+  const post = async (route, body) => {
+    const res = await watchedFetch(fetch, `${base}${route}`, { method: "POST", headers, body: JSON.stringify(body) }, watched);
+    if (!res.ok) throw new Error(`${route}: ${res.status} ${res.text.slice(0, 300)}`);
+    return JSON.parse(res.text);
+  };
+  const health = () => watchedFetch(fetch, `${base}/health`, {}, watched);
+  return {
+    base, headers, agentId, post, health, stop,
+    pids: () => workerdPids(dev.pid),
+    rss: () => Math.max(...workerdPids(dev.pid).map(rssMb)),
+  };
 }
