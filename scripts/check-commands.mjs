@@ -8,7 +8,7 @@
 //   with the data sets present, a 77-label BANKING77 task from its 5-shot file answering
 //   every test query it is asked without an LLM; npm run publish:local (already published: kept);
 //   npm run create-key; Schemathesis against /openapi.json (scripts/schemathesis.sh); npm run eval;
-//   npm run bench:load (40 s); npm run bench / bench:http (short); npm run check:deploy;
+//   npm run bench:load (40 s); npm run bench / bench:http / bench:peer (short); npm run check:deploy;
 //   npm run build:model on the smoke preset into a scratch folder (BUILD_MODEL_OUT).
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
@@ -191,6 +191,10 @@ if (existsSync(join(DATA, "banking77", "test.jsonl"))) {
 }
 await npm(["bench", "--", "--reps", "3", "--out", join(ROOT, ".cache", "check-bench.json")], { timeout: 8 * MINUTE });
 await npm(["bench:http", "--", "--duration", "3", "--requests", "20", "--out", join(ROOT, ".cache", "check-bench-http.json")], { timeout: 8 * MINUTE });
+if (existsSync(join(DATA, "banking77", "train_5.jsonl"))) {
+  // The Python peer beside the Worker, short (its venv is installed on first use: about 1.5 minutes).
+  await npm(["bench:peer", "--", "--rounds", "1", "--duration", "3", "--accuracy", "20", "--out", join(ROOT, ".cache", "check-bench-peer.json")], { timeout: 8 * MINUTE });
+}
 if (existsSync(join(DATA, "banking77", "train_5.jsonl"))) {
   // The load-and-soak test, short: every accepted write in D1 exactly once, a model switch half-way.
   // Correctness only (looser latency and memory bounds: 160 requests, a few waiting on the switch's model
