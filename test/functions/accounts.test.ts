@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { authenticate, createAccountWithKey, hashApiKey } from "../../functions/accounts";
+import { authenticate, createAccountWithKey, hashApiKey, KEY_CACHE_TTL_MS } from "../../functions/accounts";
 import { AppError } from "../../functions/errors";
 
 describe("accounts and API keys", () => {
@@ -26,6 +26,7 @@ describe("accounts and API keys", () => {
   });
 
   it("records when a key was last used, off the request path and at most every 10 minutes", async () => {
+    const later = Date.now() + 2 * KEY_CACHE_TTL_MS; // past the isolate's memory of the key: read from D1 again
     const { apiKey } = await createAccountWithKey(env.DB, "c");
     const keyHash = await hashApiKey(apiKey);
     const lastUsed = () => env.DB.prepare("SELECT last_used_at FROM api_keys WHERE key_hash = ?").bind(keyHash).first<string>("last_used_at");
@@ -42,9 +43,28 @@ describe("accounts and API keys", () => {
     // an old stamp is refreshed
     await env.DB.prepare("UPDATE api_keys SET last_used_at = '2020-01-01 00:00:00' WHERE key_hash = ?").bind(keyHash).run();
     await authenticate(env.DB, `Bearer ${apiKey}`, defer);
+    expect(deferred).toHaveLength(1); // still remembered by this isolate: D1 not read, nothing written
+    await authenticate(env.DB, `Bearer ${apiKey}`, defer, later);
     await Promise.all(deferred);
     expect(deferred).toHaveLength(2);
     expect(await lastUsed()).not.toBe("2020-01-01 00:00:00");
+  });
+
+  it("remembers a verified key for KEY_CACHE_TTL_MS: a deleted key is refused once that has passed", async () => {
+    const { accountId, apiKey } = await createAccountWithKey(env.DB, "d");
+    const other = await createAccountWithKey(env.DB, "e");
+    const t0 = Date.now();
+    const first = await authenticate(env.DB, `Bearer ${apiKey}`, undefined, t0);
+    expect(first.accountId).toBe(accountId);
+    await env.DB.prepare("DELETE FROM api_keys WHERE account_id = ?").bind(accountId).run();
+    // within the window the isolate answers from memory, and only for that key
+    expect(await authenticate(env.DB, `Bearer ${apiKey}`, undefined, t0 + KEY_CACHE_TTL_MS - 1)).toEqual(first);
+    expect((await authenticate(env.DB, `Bearer ${other.apiKey}`, undefined, t0)).accountId).toBe(other.accountId);
+    const error = await authenticate(env.DB, `Bearer ${apiKey}`, undefined, t0 + KEY_CACHE_TTL_MS).catch((e: unknown) => e);
+    expect((error as AppError).code).toBe("UNAUTHENTICATED");
+    // and it stays refused: a failed lookup is not remembered as a success
+    const again = await authenticate(env.DB, `Bearer ${apiKey}`, undefined, t0).catch((e: unknown) => e);
+    expect((again as AppError).code).toBe("UNAUTHENTICATED");
   });
 
   it.each([null, "", "Bearer", "Basic abc", `Bearer aa_${"x".repeat(42)}`, `Bearer aa_${"x".repeat(43)}`, "Bearer aa_x y"])(
