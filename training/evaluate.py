@@ -85,7 +85,19 @@ ENCODERS = {
     "static-sgd-ctx": lambda holdout: _context(holdout, corpus="sets+sgd"),
     "static-sgdl": _student(corpus="sets+sgd-labelled"),
     "static-sgdl-ctx": lambda holdout: _context(holdout, corpus="sets+sgd-labelled"),
+    # Candidate students cut from the teacher itself (training/truncated_student.py): its first 1 or 2
+    # layers, untuned or tuned without any text of the target (cross-clean).
+    "trunc1-untuned": lambda holdout: _truncated(holdout, layers=1, epochs=0),
+    "trunc2-untuned": lambda holdout: _truncated(holdout, layers=2, epochs=0),
+    "trunc1": lambda holdout: _truncated(holdout, layers=1),
+    "trunc2": lambda holdout: _truncated(holdout, layers=2),
 }
+
+
+def _truncated(holdout, **changes):
+    from training.truncated_student import TruncatedConfig, build_truncated
+
+    return build_truncated(TruncatedConfig(**changes), holdout)
 
 
 def _context(holdout, **student_changes):
@@ -270,6 +282,10 @@ def run(cfg: EvalConfig) -> dict:
             key += (SHIPPED_CONTEXT.key(), SHIPPED_FORMAT)
         if "-sgd" in enc:  # the corpus changes the student: its config key too
             key += (replace(SHIPPED, corpus="sets+sgd-labelled" if "-sgdl" in enc else "sets+sgd").key(),)
+        if enc.startswith("trunc"):  # the cut teacher's recipe
+            from training.truncated_student import TruncatedConfig
+
+            key += (TruncatedConfig().key(),)
         tic = time.time()
         got = _cached(key, lambda: fn(target, enc, method, cfg))
         rows.extend(got)
