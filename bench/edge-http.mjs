@@ -8,23 +8,18 @@ import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
-import { describeArtifact, resolveArtifact, verifyArtifact } from "../scripts/artifact.mjs";
 import { guardWorkerd } from "../scripts/workerd-guard/guard.mjs";
-import { machine, readJsonl, startWorker, stats } from "./lib.mjs";
+import { benchArtifact, DATA, machine, readJsonl, ROOT, startWorker, stats } from "./lib.mjs";
 
 guardWorkerd(); // before wrangler dev starts workerd (scripts/workerd-guard/guard.mjs)
-const ROOT = resolve(import.meta.dirname, "..");
-const DATA = resolve(process.env.ADAPTAGENT_DATA_DIR ?? resolve(ROOT, "../shared/data"));
 const { values: opt } = parseArgs({
   options: {
     artifact: { type: "string" }, out: { type: "string" }, port: { type: "string", default: "8799" },
     duration: { type: "string", default: "15" }, connections: { type: "string", default: "4" }, requests: { type: "string", default: "200" },
   },
 });
-const artifactDir = resolveArtifact(opt.artifact);
 const log = (m) => console.error(`[bench] ${m}`);
-const { manifest } = verifyArtifact(artifactDir);
-log(describeArtifact(artifactDir, manifest));
+const { artifactDir, manifest } = benchArtifact(opt.artifact, log);
 const port = Number(opt.port);
 const worker = await startWorker({ root: ROOT, artifactDir, port, log });
 const { post, health, agentId } = worker;

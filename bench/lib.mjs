@@ -4,9 +4,21 @@ import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { resolve } from "node:path";
-import { publishArtifact } from "../scripts/artifact.mjs";
+import { describeArtifact, publishArtifact, resolveArtifact, verifyArtifact } from "../scripts/artifact.mjs";
 import { watchedFetch, workerdPids } from "../scripts/worker-client.mjs";
 import { V8_FLAGS } from "../scripts/workerd-guard/guard.mjs";
+
+export const ROOT = resolve(import.meta.dirname, "..");
+/** The data sets, as everywhere: ADAPTAGENT_DATA_DIR, else ../shared/data beside the repository. */
+export const DATA = resolve(process.env.ADAPTAGENT_DATA_DIR ?? resolve(ROOT, "../shared/data"));
+
+/** The artifact a bench runs (`--artifact`, else the default), its files checked against its manifest. */
+export function benchArtifact(option, log) {
+  const artifactDir = resolveArtifact(option);
+  const { manifest } = verifyArtifact(artifactDir);
+  log(describeArtifact(artifactDir, manifest));
+  return { artifactDir, manifest };
+}
 
 export function stats(xs) {
   const s = [...xs].sort((a, b) => a - b);

@@ -16,13 +16,11 @@ import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { describeArtifact, publishArtifact, resolveArtifact, verifyArtifact } from "../scripts/artifact.mjs";
+import { publishArtifact } from "../scripts/artifact.mjs";
 import { guardWorkerd } from "../scripts/workerd-guard/guard.mjs";
-import { connectInspector, findWorkerInspector, machine, readJsonl, rssMb, stats, waitForHealth, workerdPids } from "./lib.mjs";
+import { benchArtifact, connectInspector, DATA, findWorkerInspector, machine, readJsonl, ROOT, rssMb, stats, waitForHealth, workerdPids } from "./lib.mjs";
 
 guardWorkerd();
-const ROOT = resolve(import.meta.dirname, "..");
-const DATA = resolve(process.env.ADAPTAGENT_DATA_DIR ?? resolve(ROOT, "../shared/data"));
 const { values: opt } = parseArgs({
   options: {
     artifact: { type: "string" }, out: { type: "string" }, port: { type: "string", default: "8797" },
@@ -39,8 +37,7 @@ const w = (...args) => execFileSync(wrangler, [...args, "--local", "--persist-to
 const sql = (query) => JSON.parse(w("d1", "execute", "adaptagent", "--json", "--command", query).toString())[0].results;
 
 // Two versions of the same model: the default, and a copy under another version (the switch).
-const artifactDir = resolveArtifact(opt.artifact);
-const { manifest } = verifyArtifact(artifactDir);
+const { artifactDir, manifest } = benchArtifact(opt.artifact, log);
 const second = resolve(ROOT, ".cache/bench/load-soak-v2");
 rmSync(second, { recursive: true, force: true });
 cpSync(artifactDir, second, { recursive: true });
@@ -51,7 +48,6 @@ rmSync(STATE, { recursive: true, force: true });
 mkdirSync(STATE, { recursive: true });
 log("migrations, accounts, two model versions into local D1/R2 …");
 w("d1", "migrations", "apply", "adaptagent");
-log(describeArtifact(artifactDir, manifest));
 publishArtifact(second, { activate: false, persistTo: STATE, log });
 publishArtifact(artifactDir, { activate: true, persistTo: STATE, log });
 const apiKey = `aa_${randomBytes(32).toString("base64url")}`;

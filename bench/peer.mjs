@@ -12,13 +12,10 @@ import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
-import { describeArtifact, resolveArtifact, verifyArtifact } from "../scripts/artifact.mjs";
 import { guardWorkerd } from "../scripts/workerd-guard/guard.mjs";
-import { machine, readJsonl, rssMb, startWorker, waitForHealth } from "./lib.mjs";
+import { benchArtifact, DATA, machine, readJsonl, ROOT, rssMb, startWorker, waitForHealth } from "./lib.mjs";
 
 guardWorkerd(); // before wrangler dev starts workerd (scripts/workerd-guard/guard.mjs)
-const ROOT = resolve(import.meta.dirname, "..");
-const DATA = resolve(process.env.ADAPTAGENT_DATA_DIR ?? resolve(ROOT, "../shared/data"));
 const { values: opt } = parseArgs({
   options: {
     artifact: { type: "string" }, out: { type: "string" }, port: { type: "string", default: "8796" }, "peer-port": { type: "string", default: "8797" },
@@ -27,9 +24,7 @@ const { values: opt } = parseArgs({
   },
 });
 const log = (m) => console.error(`[bench:peer] ${m}`);
-const artifactDir = resolveArtifact(opt.artifact);
-const { manifest } = verifyArtifact(artifactDir);
-log(describeArtifact(artifactDir, manifest));
+const { artifactDir, manifest } = benchArtifact(opt.artifact, log);
 
 const train = readJsonl(resolve(DATA, "banking77/train_5.jsonl"));
 const labels = [...new Set(train.map((r) => r.label))].sort();

@@ -15,10 +15,9 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { describeArtifact, publishArtifact, resolveArtifact, verifyArtifact } from "../scripts/artifact.mjs";
 import { guardWorkerd } from "../scripts/workerd-guard/guard.mjs";
-import { machine, stats, waitForHealth } from "./lib.mjs";
+import { machine, ROOT, stats, waitForHealth } from "./lib.mjs";
 
 guardWorkerd();
-const ROOT = resolve(import.meta.dirname, "..");
 const { values: opt } = parseArgs({
   options: {
     posts: { type: "string", default: "1000" }, duplicates: { type: "string", default: "0.15" },
