@@ -88,11 +88,13 @@ export async function findWorkerInspector(name) {
 
 /**
  * A DevTools-protocol connection to a Worker running locally (see findWorkerInspector), used to tell a
- * leak from garbage V8 has not collected yet: `liveHeapMb()` forces a full GC and reads the heap that is
+ * leak from garbage V8 has not collected yet: `sample()` forces a full GC and reads the heap that is
  * left (JS objects plus ArrayBuffer backing stores). Needs Node's WebSocket (Node 22, or Node 20 with
  * --experimental-websocket, which `npm run bench:load` passes). workerd handles inspector messages only
  * while the isolate runs, so an idle Worker is woken by requests to `wakeUrl` until the answer comes.
  */
+const WASM_MEMORY_EXPRESSION = 'globalThis[Symbol.for("adaptagent.ortWasmMemory")]?.buffer.byteLength ?? 0';
+
 export async function connectInspector(url, wakeUrl) {
   if (typeof WebSocket === "undefined") throw new Error("no WebSocket in this Node: run with --experimental-websocket");
   // The first DevTools session after workerd starts may never answer (seen with workerd 2026-04-26);
@@ -104,7 +106,7 @@ export async function connectInspector(url, wakeUrl) {
     for (let attempt = 1; ; attempt++) {
       const session = await openSession(url, wakeUrl);
       try {
-        await session.call("HeapProfiler.collectGarbage", {}, 10_000); // what liveHeapMb needs to answer
+        await session.call("HeapProfiler.collectGarbage", {}, 10_000); // what sample needs to answer
         return session;
       } catch (error) {
         session.ws.close();
@@ -115,20 +117,27 @@ export async function connectInspector(url, wakeUrl) {
   let session = await connect().catch((error) => (console.error(`[inspector] not connected yet: ${error.message}`), null));
   let busy = false;
   return {
-    /** MB, or null when the inspector did not answer in time (the session is then reopened). */
-    async liveHeapMb() {
-      if (busy) return null; // the previous sample is still waiting: do not pile requests up
+    /**
+     * { live_heap_mb, wasm_memory_mb }: the JS heap left after a full GC, and the size of ONNX Runtime's
+     * WebAssembly memory (functions/model/ort.ts WASM_MEMORY_SYMBOL; a linear memory only grows, and
+     * V8's heap statistics do not count it). Nulls when the inspector did not answer in time (the
+     * session is then reopened).
+     */
+    async sample() {
+      const none = { live_heap_mb: null, wasm_memory_mb: null };
+      if (busy) return none; // the previous sample is still waiting: do not pile requests up
       busy = true;
       try {
         session ??= await connect();
         await session.call("HeapProfiler.collectGarbage");
         const h = await session.call("Runtime.getHeapUsage");
-        return Number(((h.usedSize + (h.backingStorageSize ?? 0)) / 2 ** 20).toFixed(1));
+        const mb = (bytes) => (typeof bytes === "number" ? Number((bytes / 2 ** 20).toFixed(1)) : null);
+        return { live_heap_mb: mb(h.usedSize + (h.backingStorageSize ?? 0)), wasm_memory_mb: mb(await wasmBytes(session)) };
       } catch (error) {
         console.error(`[inspector] no live-heap sample: ${error.message}`);
         session?.ws.close();
         session = null;
-        return null;
+        return none;
       } finally {
         busy = false;
       }
@@ -137,12 +146,31 @@ export async function connectInspector(url, wakeUrl) {
   };
 }
 
+// Runtime.evaluate needs the Worker's execution context, which the inspector announces
+// (Runtime.executionContextCreated) only once the Runtime domain is enabled; it is enabled just for the
+// read (while enabled, console output streams too).
+async function wasmBytes(session) {
+  try {
+    await session.call("Runtime.enable");
+    const contextId = session.contexts.at(-1); // announced by Runtime.enable before it answers
+    const answer = await session.call("Runtime.evaluate", { expression: WASM_MEMORY_EXPRESSION, returnByValue: true, ...(contextId ? { contextId } : {}) });
+    return answer?.result?.value ?? null;
+  } catch (error) {
+    console.error(`[inspector] no wasm-memory sample: ${error.message}`);
+    return null;
+  } finally {
+    await session.call("Runtime.disable").catch(() => undefined);
+  }
+}
+
 async function openSession(url, wakeUrl) {
   const ws = new WebSocket(url);
   const pending = new Map();
   let id = 0;
+  const contexts = [];
   ws.onmessage = (m) => {
     const d = JSON.parse(m.data);
+    if (d.method === "Runtime.executionContextCreated") contexts.push(d.params.context.id);
     if (d.id && pending.has(d.id)) pending.get(d.id)(d);
     pending.delete(d.id);
   };
@@ -158,7 +186,7 @@ async function openSession(url, wakeUrl) {
       pending.set(i, (d) => (clearTimeout(timer), clearInterval(wake), d.error ? reject(new Error(d.error.message)) : resolve(d.result)));
       ws.send(JSON.stringify({ id: i, method, params }));
     });
-  return { ws, call };
+  return { ws, call, contexts };
 }
 
 /**

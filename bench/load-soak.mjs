@@ -8,7 +8,7 @@
 // (executions, feedback, examples) and nothing else was written; it reports latency percentiles per kind,
 // the workerd process's memory over time (first vs last minute), and which model version served each
 // execution. Memory is read two ways: the workerd process's RSS, and every 20 s (shorter runs: 12 samples) the Worker's live heap
-// after a forced full GC (through workerd's inspector): RSS alone mixes a leak with garbage V8 has not
+// after a forced full GC and the size of ONNX Runtime's WebAssembly memory (through workerd's inspector): RSS alone mixes a leak with garbage V8 has not
 // collected yet. The bound applies to the live heap, or to RSS when the inspector did not answer in some
 // window (the result says which, `growth_of`). Exits 1 when a check fails.
 import { execFileSync, spawn } from "node:child_process";
@@ -110,10 +110,10 @@ try {
   // Without an inspector (none found) the live-heap samples are null and the bound applies to RSS.
   const inspector = await findWorkerInspector("adaptagent")
     .then((url) => connectInspector(url, `${base}/health`))
-    .catch((error) => (log(`no inspector: ${error.message}`), { liveHeapMb: async () => null, close: () => undefined }));
+    .catch((error) => (log(`no inspector: ${error.message}`), { sample: async () => ({ live_heap_mb: null, wasm_memory_mb: null }), close: () => undefined }));
   const sampleLive = async () => {
     const t_s = Math.round((performance.now() - t0) / 1000);
-    live.push({ t_s, live_heap_mb: await inspector.liveHeapMb(), rss_mb_after_gc: rss() });
+    live.push({ t_s, ...(await inspector.sample()), rss_mb_after_gc: rss() });
   };
   let t0 = 0; // set when the load starts
 
@@ -205,10 +205,12 @@ try {
   };
   const rssWindows = windows(memory, "rss_mb");
   const liveWindows = windows(live, "live_heap_mb");
+  const wasmWindows = windows(live, "wasm_memory_mb");
   result.memory_mb = {
     workerd_processes: pids.length, window_s: Math.round(minute),
     rss: { ...rssWindows, samples: memory },
     live_heap_after_gc: { ...liveWindows, samples: live },
+    ort_wasm_memory: wasmWindows, // its samples are in live_heap_after_gc's
     // The live heap when the inspector answered in every window, else (said so) the RSS.
     growth_of: liveWindows.growth !== null ? "live_heap_after_gc" : "rss",
     growth: liveWindows.growth ?? rssWindows.growth,

@@ -22,6 +22,7 @@ function initBackend(): Promise<void> {
   const original = WebAssembly.instantiate;
   const wrapped = ((source: unknown, imports?: WebAssembly.Imports) => {
     if (source instanceof Uint8Array && source.byteLength === MARKER.byteLength && source.every((b, i) => b === MARKER[i])) {
+      rememberWasmMemory(imports);
       return original(ortWasm, imports).then((instance) => ({ instance, module: ortWasm }));
     }
     return (original as (s: unknown, i?: WebAssembly.Imports) => Promise<unknown>)(source, imports);
@@ -34,6 +35,28 @@ function initBackend(): Promise<void> {
     .finally(() => {
       WebAssembly.instantiate = original;
     });
+}
+
+/**
+ * ONNX Runtime's WebAssembly memory, imported by its module: a linear memory only ever grows, so its
+ * size is the high-water mark of everything the sessions allocated, a part of the process's memory that
+ * V8's heap statistics do not show. Published under a registered symbol for the load bench, which reads
+ * it through workerd's inspector beside the live JavaScript heap (bench/lib.mjs `connectInspector`).
+ */
+export const WASM_MEMORY_SYMBOL = Symbol.for("adaptagent.ortWasmMemory");
+
+function rememberWasmMemory(imports: WebAssembly.Imports | undefined): void {
+  for (const module of Object.values(imports ?? {})) {
+    for (const value of Object.values(module)) {
+      if (value instanceof WebAssembly.Memory) (globalThis as Record<symbol, unknown>)[WASM_MEMORY_SYMBOL] = value;
+    }
+  }
+}
+
+/** Bytes of ONNX Runtime's WebAssembly memory in this isolate; 0 before the backend is up. */
+export function wasmMemoryBytes(): number {
+  const memory = (globalThis as Record<symbol, unknown>)[WASM_MEMORY_SYMBOL];
+  return memory instanceof WebAssembly.Memory ? memory.buffer.byteLength : 0;
 }
 
 /** Brings the ORT backend up once per isolate (also called by benchmarks to separate its memory). */

@@ -8,7 +8,7 @@ import { depsFor } from "../../functions/deps";
 import { AppError } from "../../functions/errors";
 import { loaderStats, loaderTimings, resetModelCacheForTests } from "../../functions/model/loader";
 import { getActiveModel, useActiveModel } from "../../functions/predictions";
-import { backendInitialisations } from "../../functions/model/ort";
+import { backendInitialisations, WASM_MEMORY_SYMBOL, wasmMemoryBytes } from "../../functions/model/ort";
 import { SHIPPED } from "./artifact-server";
 import { artifactJson, artifactManifest, deactivateAll, publishArtifact, worstContextMismatch, worstExcess } from "./publish";
 
@@ -115,6 +115,15 @@ describe("the ORT runtime", () => {
     for (let i = 0; i < 5; i++) expect((await getActiveModel(deps())) === first).toBe(true);
     expect(loaderStats.sessionsCreated).toBe(sessions);
     expect(backendInitialisations).toBe(1);
+  });
+
+  it("publishes ONNX Runtime's WebAssembly memory (what the load bench samples beside the JS heap)", async () => {
+    await publishArtifact({ version: uniq("wasm-memory") });
+    await getActiveModel(deps());
+    const memory = (globalThis as Record<symbol, unknown>)[WASM_MEMORY_SYMBOL];
+    expect(memory).toBeInstanceOf(WebAssembly.Memory);
+    expect(wasmMemoryBytes()).toBe((memory as WebAssembly.Memory).buffer.byteLength);
+    expect(wasmMemoryBytes()).toBeGreaterThan(1 << 20); // ORT and a loaded model: megabytes, not the empty page
   });
 });
 
