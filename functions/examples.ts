@@ -113,6 +113,32 @@ export async function supportExamples(deps: Deps, taskId: string): Promise<Suppo
   return results;
 }
 
+/**
+ * The task's support rows with the stored features only of the examples not in `known` (ids whose
+ * features the caller holds already, for the same model version): after a write to a large support set
+ * this reads the new rows' features, not every row's. Examples are never edited, so an id's features
+ * stay valid while the model version does.
+ */
+export async function supportExamplesExcept(deps: Deps, taskId: string, known: ReadonlySet<string>): Promise<SupportExample[]> {
+  const { results } = await deps.db
+    .prepare("SELECT id, input, label, output FROM examples WHERE account_id = ? AND task_id = ? ORDER BY id")
+    .bind(deps.accountId, taskId)
+    .all<Omit<SupportExample, "embedding" | "embedding_model_version">>();
+  const missing = results.filter((r) => !known.has(r.id)).map((r) => r.id);
+  const stored = new Map<string, Pick<SupportExample, "embedding" | "embedding_model_version">>();
+  if (missing.length > 0) {
+    const pages = await deps.db.batch<{ id: string } & Pick<SupportExample, "embedding" | "embedding_model_version">>(
+      chunked(missing).map((chunk) =>
+        deps.db
+          .prepare(`SELECT id, embedding, embedding_model_version FROM examples WHERE account_id = ? AND id IN (${placeholders(chunk.length)})`)
+          .bind(deps.accountId, ...chunk),
+      ),
+    );
+    for (const row of pages.flatMap((p) => p.results)) stored.set(row.id, row);
+  }
+  return results.map((r) => ({ ...r, embedding: stored.get(r.id)?.embedding ?? null, embedding_model_version: stored.get(r.id)?.embedding_model_version ?? null }));
+}
+
 /** The inputs of these examples (to featurise them), in one batch. */
 export async function exampleInputs(deps: Deps, ids: readonly string[]): Promise<{ id: string; input: string }[]> {
   if (ids.length === 0) return [];

@@ -9,10 +9,14 @@
 // read from D1 on every request, so a write made through any isolate is seen by the next request in
 // every isolate; a cache never decides freshness on its own. Each cache holds one entry per task (a
 // change replaces the task's entry), at most MAX_CACHED_TASKS tasks, least recently used out first.
+// When the examples change, the rows are read again but the features of the ids the cached set already
+// holds (same model version; examples are never edited) are taken from it, so a write to a large support
+// set costs a read of its new rows' features, not of all of them. Loads and adaptations of one task are
+// single-flight: concurrent requests wait for the one in progress.
 import { adaptationForFingerprint, insertAdaptation } from "./adaptations";
 import type { Deps } from "./deps";
 import { modelUnavailable, validationFailed } from "./errors";
-import { exampleInputs, storeFeaturesStatements, supportExamples } from "./examples";
+import { exampleInputs, storeFeaturesStatements, supportExamples, supportExamplesExcept } from "./examples";
 import { newId } from "./ids";
 import { fitHead } from "./model/adaptation";
 import { scoreInput, type NoPrediction, type Prediction } from "./model/index";
@@ -41,9 +45,13 @@ export interface AdaptedTask {
 const supports = new Map<string, CachedSupport>(); // key: account/task; insertion order = LRU order
 const adaptations = new Map<string, AdaptedTask>(); // key: account/task
 const inFlight = new Map<string, Promise<AdaptedTask | null>>(); // key: account/task/fingerprint
+const supportFlights = new Map<string, Promise<Support>>(); // key: account/task|model version|examples_version
+let supportLoads = 0;
 
 /** How many adaptations this isolate holds (a test checks it follows tasks, not support changes). */
 export const adaptationCacheSize = () => adaptations.size;
+/** How many support sets this isolate has read from D1 (a test checks concurrent requests share one). */
+export const supportLoadCount = () => supportLoads;
 
 function remember<V>(cache: Map<string, V>, key: string, value: V): void {
   cache.delete(key);
@@ -79,9 +87,29 @@ export async function loadSupport(deps: Deps, model: LoadedModel, taskId: string
     remember(supports, cacheKey, hit);
     return hit.support;
   }
-  const { support, fresh } = await assembleSupport(model, await supportExamples(deps, taskId));
+  // One load per task and key at a time: requests that arrive while it runs wait for it. Without this,
+  // every request after a version switch featurised and stored the whole support set again, and on a
+  // large one they queued behind each other's writes until D1 answered busy.
+  const flightKey = `${cacheKey}|${key}`;
+  let pending = supportFlights.get(flightKey);
+  if (!pending) {
+    pending = assembleAndStore(deps, model, taskId, hit?.support).finally(() => supportFlights.delete(flightKey));
+    supportFlights.set(flightKey, pending);
+    supportLoads++;
+    const support = await pending;
+    remember(supports, cacheKey, { key, support });
+    return support;
+  }
+  return pending;
+}
+
+async function assembleAndStore(deps: Deps, model: LoadedModel, taskId: string, previous: Support | undefined): Promise<Support> {
+  // With an earlier support set of this model version at hand, only the features it lacks are read.
+  const rows = previous?.modelVersion === model.version
+    ? await supportExamplesExcept(deps, taskId, new Set(previous.ids))
+    : await supportExamples(deps, taskId);
+  const { support, fresh } = await assembleSupport(model, rows, previous);
   if (fresh.ids.length > 0) await storeFeatures(deps, model, fresh.ids, fresh.features);
-  remember(supports, cacheKey, { key, support });
   return support;
 }
 

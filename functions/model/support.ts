@@ -36,16 +36,25 @@ function toBuffer(value: SupportExample["embedding"]): ArrayBuffer | null {
 
 /**
  * The support set of `rows` with features from `model`; the rows whose stored features are missing or
- * from another version are featurised now and returned as `fresh` (the caller stores them).
+ * from another version are featurised now and returned as `fresh` (the caller stores them). Rows that
+ * `previous` (an earlier support set of the same task) holds with this model version's features take
+ * them from it, whatever the row carries.
  */
 export async function assembleSupport(
   model: LoadedModel,
   rows: SupportExample[],
+  previous?: Support,
 ): Promise<{ support: Support; fresh: { ids: string[]; features: Float32Array } }> {
   const f = model.features;
   const features = new Float32Array(rows.length * f);
   const stale: number[] = [];
+  const reusable = previous?.modelVersion === model.version ? new Map(previous.ids.map((id, i) => [id, i])) : undefined;
   rows.forEach((r, i) => {
+    const before = reusable?.get(r.id);
+    if (before !== undefined) {
+      features.set(previous!.features.subarray(before * f, (before + 1) * f), i * f);
+      return;
+    }
     const buffer = r.embedding_model_version === model.version ? toBuffer(r.embedding) : null;
     if (buffer && buffer.byteLength === f * 4) features.set(new Float32Array(buffer), i * f);
     else stale.push(i);

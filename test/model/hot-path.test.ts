@@ -8,8 +8,10 @@ import type { Deps } from "../../functions/deps";
 import { executeTask } from "../../functions/executions";
 import { resetModelCacheForTests } from "../../functions/model/loader";
 import type { Prediction } from "../../functions/model/index";
-import { predictForTask } from "../../functions/predictions";
-import { updateTask } from "../../functions/taskSetup";
+import { supportExamples } from "../../functions/examples";
+import { assembleSupport } from "../../functions/model/support";
+import { getActiveModel, loadSupport, predictForTask, supportLoadCount } from "../../functions/predictions";
+import { addExamples, updateTask } from "../../functions/taskSetup";
 import { newAccount, newTask, withEnv } from "../support/fixtures";
 import { deactivateAll, publishArtifact } from "./publish";
 
@@ -143,5 +145,58 @@ describe("the isolate's caches never serve a stale task, support set or adaptati
     } finally {
       await publishArtifact({ version, activate: true });
     }
+  });
+});
+
+describe("a large or changing support set is loaded once, and only its new rows' features are read", () => {
+  it("concurrent requests after a version switch share one load (one featurisation and store of the set)", async () => {
+    const { deps } = await newAccount();
+    const task = await newTask(deps, { confidenceThreshold: 0 });
+    const noLlm = withEnv(deps, { LLM_API_KEY: "" });
+    await predictForTask(noLlm, task.id, "I love it");
+    const other = await publishArtifact({ version: `hot-c-${crypto.randomUUID().slice(0, 8)}` });
+    try {
+      const before = supportLoadCount();
+      const answers = await Promise.all(Array.from({ length: 6 }, () => predictForTask(noLlm, task.id, "This is broken again")));
+      expect(supportLoadCount() - before).toBe(1);
+      const adaptationIds = new Set(answers.map((a) => (a as Prediction).adaptationId));
+      expect(adaptationIds.size).toBe(1);
+      const stored = await env.DB.prepare("SELECT COUNT(*) AS n FROM adaptations WHERE task_id = ? AND model_version = ?").bind(task.id, other).first();
+      expect(stored).toEqual({ n: 1 });
+    } finally {
+      await publishArtifact({ version, activate: true });
+    }
+  });
+
+  it("after examples are added, reads the features of the new rows only, and the set equals a full read", async () => {
+    const { deps: plain, accountId } = await newAccount();
+    const task = await newTask(plain, { confidenceThreshold: 0 });
+    await predictForTask(plain, task.id, "I love it"); // the support set is cached
+    await addExamples(plain, task.id, [{ input: "Absolutely wonderful service", label: "positive" }]); // features stored on insert
+    const bare = crypto.randomUUID(); // one without stored features, as a row written by an older isolate could be
+    await env.DB.batch([
+      env.DB.prepare("INSERT INTO examples (id, account_id, task_id, input, label, source) VALUES (?, ?, ?, ?, 'negative', 'user')")
+        .bind(bare, accountId, task.id, "It broke on the first day"),
+      env.DB.prepare("UPDATE tasks SET examples_version = examples_version + 1 WHERE id = ?").bind(task.id),
+    ]);
+
+    const { deps, trips } = countingDeps(plain);
+    const model = (await getActiveModel(deps))!;
+    trips.length = 0;
+    const support = await loadSupport(deps, model, task.id);
+    expect(trips).toEqual([
+      "first: SELECT * FROM tasks WHERE id = ? AND acc", // examples_version
+      "all: SELECT id, input, label, output FROM exa", // the rows, without features
+      "batch of 1", // the two new rows' features, one chunk
+      "batch of 1", // the bare row's features, featurised now and stored
+    ]);
+
+    const full = (await assembleSupport(model, await supportExamples(deps, task.id))).support;
+    expect(support.ids).toEqual(full.ids);
+    expect(support.labels).toEqual(full.labels);
+    expect(support.fingerprint).toBe(full.fingerprint);
+    expect(Array.from(support.features)).toEqual(Array.from(full.features));
+    const row = await env.DB.prepare("SELECT embedding_model_version AS v FROM examples WHERE id = ?").bind(bare).first();
+    expect(row).toEqual({ v: model.version }); // the bare row was featurised and stored
   });
 });
