@@ -91,7 +91,17 @@ ENCODERS = {
     "trunc2-untuned": lambda holdout: _truncated(holdout, layers=2, epochs=0),
     "trunc1": lambda holdout: _truncated(holdout, layers=1),
     "trunc2": lambda holdout: _truncated(holdout, layers=2),
+    # The teacher's top layers trained on source episodes (training/meta_encoder.py), and the control
+    # trained on the same draws without episodes; neither sees any text of the target (cross-clean).
+    "meta-episodic": lambda holdout: _meta_encoder(holdout, mode="episodic"),
+    "meta-supcon": lambda holdout: _meta_encoder(holdout, mode="supcon"),
 }
+
+
+def _meta_encoder(holdout, **changes):
+    from training.meta_encoder import MetaEncoderConfig, build_meta_encoder
+
+    return build_meta_encoder(MetaEncoderConfig(**changes), holdout)
 
 
 def _truncated(holdout, **changes):
@@ -286,6 +296,10 @@ def run(cfg: EvalConfig) -> dict:
             from training.truncated_student import TruncatedConfig
 
             key += (TruncatedConfig().key(),)
+        if enc.startswith("meta-"):  # the trained encoder's recipe
+            from training.meta_encoder import MetaEncoderConfig
+
+            key += (MetaEncoderConfig(mode=enc.removeprefix("meta-")).key(),)
         tic = time.time()
         got = _cached(key, lambda: fn(target, enc, method, cfg))
         rows.extend(got)

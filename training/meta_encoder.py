@@ -1,0 +1,208 @@
+"""The teacher's own transformer trained on episodes from the source tasks (meta-learning the encoder),
+and its non-episodic control: the same layers, data, batches and steps with a supervised contrastive loss.
+
+Why: every meta-learned head of training/algorithms.py sits on a frozen all-MiniLM-L6-v2 and does not beat
+plain logistic regression cross-dataset; the published few-shot results that do (CPFT, ICDA) all train
+the encoder. Fine-tuning all of it to separate the source intents made BANKING77 worse (forgetting,
+docs/benchmarks.md), so the recipe here keeps what transfers: the token embeddings and the lower layers
+stay frozen (`train_layers` of the 6 are trained), an L2 pull towards the pretrained weights (L2-SP)
+keeps the trained ones near where they started, and the budget is fixed in advance (no checkpoint is
+chosen by a target's score).
+
+- `episodic`: prototypical-network episodes. Each step draws one source task (a source set, chosen in
+  proportion to its labels), `ways` of its labels, `shots` support and `queries` query texts per label;
+  prototypes are the normalised mean support embeddings, the query texts are classified by scaled cosine
+  to them (cross-entropy). What is rewarded is classifying *new label sets* from few examples.
+- `supcon`: the control. The same draw of texts (the same labels, the same number per label), no
+  support/query split and no prototypes: supervised contrastive loss over the whole batch (texts of
+  the same label attract, others repel), the usual pre-training that only separates the source intents.
+
+Sources for a held-out target: the other intent sets' train splits and `../shared/data/sgd`'s labelled
+turns, with every text of the target (any split) removed: cross-clean. Evaluated through
+`python -m training evaluate --protocols cross --encoders meta-episodic,meta-supcon ...`; not exported
+(an edge student would be distilled from the winner).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from training.encoders import CACHE_ROOT, teacher_path
+
+MODES = ("episodic", "supcon")
+
+
+@dataclass(frozen=True)
+class MetaEncoderConfig:
+    mode: str = "episodic"  # MODES
+    train_layers: int = 2  # the top transformer layers trained (of 6); embeddings and the rest frozen
+    steps: int = 300
+    ways: int = 16
+    shots: int = 4
+    queries: int = 4
+    lr: float = 2e-5
+    pull: float = 1e-2  # L2-SP: weight of sum((w - w0)^2) over the trained weights
+    scale: float = 20.0  # cosine logit scale (prototypes) / 1 / temperature (supcon)
+    max_tokens: int = 64
+    sgd: bool = True  # ../shared/data/sgd's labelled turns as a source task
+    seed: int = 20261203
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
+
+
+class MetaEncoder:
+    """The trained teacher, mean-pooled and L2-normalised like the teacher: training/encoders.py's protocol."""
+
+    dim = 384
+
+    def __init__(self, model, tokenizer, tag: str, max_tokens: int):
+        self.model, self.tokenizer, self.tag, self.max_tokens = model, tokenizer, tag, max_tokens
+
+    def forward(self, texts: list[str]):
+        import torch.nn.functional as F
+
+        enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt")
+        hidden = self.model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
+        mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        return F.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), p=2, dim=1)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        out = np.zeros((len(texts), self.dim), np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        self.model.eval()
+        with torch.inference_mode():
+            for start in range(0, len(texts), 256):
+                idx = order[start : start + 256]
+                out[idx] = self.forward([texts[i] for i in idx]).numpy()
+        return out
+
+
+def source_tasks(holdout: str | None, sgd: bool = True) -> dict[str, dict[str, list[str]]]:
+    """source set -> label -> texts: every set but the target, no text of the target in any split."""
+    from training import data
+
+    part = data.cross_dataset_partition(holdout) if holdout else data.all_sets_partition()
+    banned = data.set_texts(holdout) if holdout else set()
+    rows = [u for u in part.meta_train if u.text not in banned]
+    if sgd:
+        rows += [data.Utterance(u.text, f"sgd/{u.label}") for u in data.load_jsonl("sgd", "train") if u.text not in banned]
+    tasks: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for u in rows:
+        tasks[u.label.split("/", 1)[0]][u.label].append(u.text)
+    return {s: dict(labels) for s, labels in tasks.items()}
+
+
+def draw(tasks: dict[str, dict[str, list[str]]], cfg: MetaEncoderConfig, rng: np.random.Generator) -> tuple[list[str], np.ndarray]:
+    """One step's texts, label-major (`shots + queries` per label), and each text's label index in the draw."""
+    per = cfg.shots + cfg.queries
+    names = sorted(tasks)
+    weights = np.array([len(tasks[s]) for s in names], float)
+    source = tasks[names[rng.choice(len(names), p=weights / weights.sum())]]
+    eligible = sorted(label for label, texts in source.items() if len(texts) >= per)
+    chosen = rng.choice(len(eligible), size=min(cfg.ways, len(eligible)), replace=False)
+    texts: list[str] = []
+    for label in (eligible[i] for i in chosen):
+        pool = source[label]
+        texts += [pool[j] for j in rng.choice(len(pool), size=per, replace=False)]
+    return texts, np.repeat(np.arange(len(chosen)), per)
+
+
+def episodic_loss(z, ways: int, shots: int, queries: int, scale: float):
+    """Prototypical-network loss of label-major embeddings `z` [ways × (shots + queries), d]."""
+    import torch
+    import torch.nn.functional as F
+
+    z = z.view(ways, shots + queries, -1)
+    protos = F.normalize(z[:, :shots].mean(1), dim=-1)
+    q = z[:, shots:].reshape(ways * queries, -1)
+    target = torch.arange(ways).repeat_interleave(queries)
+    return F.cross_entropy(scale * q @ protos.T, target)
+
+
+def supcon_loss(z, y, scale: float):
+    """Supervised contrastive loss (Khosla et al. 2020) of normalised embeddings `z` with labels `y`."""
+    import torch
+
+    logits = scale * z @ z.T
+    eye = torch.eye(len(y), dtype=torch.bool)
+    logits = logits.masked_fill(eye, float("-inf"))
+    log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
+    positive = (y[:, None] == y[None, :]) & ~eye
+    return -(log_prob.masked_fill(~positive, 0).sum(1) / positive.sum(1).clamp(min=1)).mean()
+
+
+def _teacher_model():
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers import AutoModel, AutoTokenizer
+
+    path = teacher_path()
+    return AutoModel.from_pretrained(path, local_files_only=True), AutoTokenizer.from_pretrained(path, local_files_only=True)
+
+
+def build_meta_encoder(cfg: MetaEncoderConfig, holdout: str | None, log=lambda m: print(m, file=sys.stderr),
+                       tasks: dict[str, dict[str, list[str]]] | None = None, folder: Path | None = None) -> MetaEncoder:
+    """Trains (or loads from .cache/encoders) the encoder of `cfg`; no text of `holdout` is ever used.
+    `tasks` replaces the source tasks (tests: a tiny set); `folder` where the weights are kept."""
+    import torch
+
+    if cfg.mode not in MODES:
+        raise ValueError(f"unknown mode {cfg.mode!r}; choose from {MODES}")
+    tag = f"meta-{cfg.mode}-{cfg.key()}-{holdout or 'all'}"
+    folder = folder or CACHE_ROOT / "encoders" / tag
+    model, tokenizer = _teacher_model()
+    encoder = MetaEncoder(model, tokenizer, tag, cfg.max_tokens)
+    if (folder / "state.pt").is_file():
+        model.load_state_dict(torch.load(folder / "state.pt"))
+        return encoder
+
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    tasks = tasks if tasks is not None else source_tasks(holdout, cfg.sgd)
+    layers = len(model.encoder.layer)
+    trained = [p for layer in model.encoder.layer[layers - cfg.train_layers:] for p in layer.parameters()]
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for p in trained:
+        p.requires_grad_(True)
+    start = [p.detach().clone() for p in trained]
+    opt = torch.optim.AdamW(trained, lr=cfg.lr, weight_decay=0.0)  # the L2-SP pull replaces weight decay
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # the evaluation runs on 1 thread; training is worth both cores
+    log(f"[meta-encoder {cfg.mode}] {sum(len(v) for v in tasks.values())} source labels in {len(tasks)} tasks, "
+        f"{cfg.train_layers}/{layers} layers trained, {cfg.steps} steps")
+    model.train()
+    t0, history = time.time(), []
+    for step in range(1, cfg.steps + 1):
+        texts, y = draw(tasks, cfg, rng)
+        z = encoder.forward(texts)
+        ways = int(y.max()) + 1
+        loss = episodic_loss(z, ways, cfg.shots, cfg.queries, cfg.scale) if cfg.mode == "episodic" \
+            else supcon_loss(z, torch.from_numpy(y), cfg.scale)
+        pull = sum(((p - p0) ** 2).sum() for p, p0 in zip(trained, start))
+        opt.zero_grad()
+        (loss + cfg.pull * pull).backward()
+        opt.step()
+        history.append(float(loss.detach()))
+        if step % 50 == 0 or step == cfg.steps:
+            log(f"[meta-encoder {cfg.mode}] step {step}: loss {np.mean(history[-50:]):.4f}, "
+                f"pull {float(pull.detach()):.4f} ({time.time() - t0:.0f} s)")
+    torch.set_num_threads(threads)
+    model.eval()
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), folder / "state.pt")
+    (folder / "config.json").write_text(json.dumps(
+        {**asdict(cfg), "holdout": holdout, "seconds": round(time.time() - t0, 1), "loss_first_50": float(np.mean(history[:50])),
+         "loss_last_50": float(np.mean(history[-50:]))}, indent=2))
+    return encoder
