@@ -149,6 +149,21 @@ _BANKS: dict[Path, _Bank] = {}
 PROGRESS_MIN = 2000  # texts; fewer take seconds
 
 
+def encode_in_length_order(model, forward, texts: list[str], dim: int, batch: int = 256) -> np.ndarray:
+    """float32 [len(texts), dim] from `forward(list of texts) -> tensor`, run in eval mode without
+    gradients over batches of similar length (less padding), rows back in the input's order."""
+    import torch
+
+    out = np.zeros((len(texts), dim), np.float32)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch):
+            idx = order[start : start + batch]
+            out[idx] = forward([texts[i] for i in idx]).numpy()
+    return out
+
+
 def embed(
     encoder: Encoder,
     texts: Sequence[str],

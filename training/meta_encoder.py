@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.encoders import CACHE_ROOT, teacher_path
+from training.encoders import CACHE_ROOT, encode_in_length_order, teacher_path
 
 MODES = ("episodic", "supcon")
 
@@ -75,16 +75,7 @@ class MetaEncoder:
         return F.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), p=2, dim=1)
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        import torch
-
-        out = np.zeros((len(texts), self.dim), np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        self.model.eval()
-        with torch.inference_mode():
-            for start in range(0, len(texts), 256):
-                idx = order[start : start + 256]
-                out[idx] = self.forward([texts[i] for i in idx]).numpy()
-        return out
+        return encode_in_length_order(self.model, self.forward, texts, self.dim)
 
 
 def source_tasks(holdout: str | None, sgd: bool = True) -> dict[str, dict[str, list[str]]]:

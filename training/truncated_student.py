@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.encoders import CACHE_ROOT, TeacherEncoder, embed, teacher_path
+from training.encoders import CACHE_ROOT, encode_in_length_order, TeacherEncoder, embed, teacher_path
 
 
 @dataclass(frozen=True)
@@ -59,16 +59,7 @@ class TruncatedEncoder:
         return F.normalize(self.proj(pooled), p=2, dim=1)
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        import torch
-
-        out = np.zeros((len(texts), self.dim), np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        self.model.eval()
-        with torch.inference_mode():
-            for start in range(0, len(texts), 256):
-                idx = order[start : start + 256]
-                out[idx] = self._forward([texts[i] for i in idx]).numpy()
-        return out
+        return encode_in_length_order(self.model, self._forward, texts, self.dim)
 
 
 def _cut_teacher(layers: int):
