@@ -71,7 +71,7 @@ describe("GraphQL adaptations and model versions", () => {
     const a = await newAccount();
     const task = await newTask(a.deps);
     const other = await newTask(a.deps);
-    // Rows as the adaptation runtime (issue 4) writes them: the only way to have one before a model exists.
+    // Rows as the adaptation runtime writes them: the only way to have one before a model exists.
     const insert = env.DB.prepare(
       `INSERT INTO adaptations (id, account_id, task_id, model_version, algorithm, steps, support_size, labels_json,
          support_loss_before, support_loss_after, support_acc_before, support_acc_after, duration_ms, support_fingerprint, created_at)
