@@ -21,6 +21,14 @@ Sources for a held-out target: the other intent sets' train splits and `../share
 turns, with every text of the target (any split) removed: cross-clean. Evaluated through
 `python -m training evaluate --protocols cross --encoders meta-episodic,meta-supcon ...`; not exported
 (an edge student would be distilled from the winner).
+
+Optionally (`pseudo` > 0) episodes are also drawn from *unlabelled* utterances, as in unsupervised
+meta-learning (CACTUs, Hsu et al. 2019): a pool of texts is clustered (k-means on the frozen teacher's
+embeddings) and its clusters serve as the labels of one more source task. What a customer's traffic
+gives before anyone labels it. The pools (`unlabelled`): `sgd` = sgd's unlabelled user utterances with
+every text of the target removed (cross-clean); `sgd+target` = the same, plus the target's own *train*
+texts without their labels as a second pool (never a valid or test text): the **cross-unlabelled**
+protocol CPFT used, and the product's case of a customer whose traffic has been seen.
 """
 from __future__ import annotations
 
@@ -53,9 +61,19 @@ class MetaEncoderConfig:
     max_tokens: int = 64
     sgd: bool = True  # ../shared/data/sgd's labelled turns as a source task
     seed: int = 20261203
+    pseudo: int = 0  # clusters (pseudo-labels) per unlabelled pool, a source task each; 0 = none
+    pseudo_texts: int = 20000  # texts of a pool clustered (a seeded sample of the larger pools)
+    unlabelled: str = "sgd"  # UNLABELLED: the pools
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
+        # Fields added after the first recipe leave the key alone at their defaults, so earlier
+        # encoders and their evaluation rows keep their tags.
+        fields = {k: v for k, v in asdict(self).items() if k not in _APPENDED or v != _APPENDED[k]}
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:10]
+
+
+_APPENDED = {"pseudo": 0, "pseudo_texts": 20000, "unlabelled": "sgd"}
+UNLABELLED = ("sgd", "sgd+target")
 
 
 class MetaEncoder:
@@ -77,6 +95,13 @@ class MetaEncoder:
     def encode(self, texts: list[str]) -> np.ndarray:
         return encode_in_length_order(self.model, self.forward, texts, self.dim)
 
+    def token_states(self, input_ids, attention_mask):
+        """Last hidden states of already tokenised input, like TeacherEncoder's (what distill reads)."""
+        import torch
+
+        with torch.inference_mode():
+            return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
 
 def source_tasks(holdout: str | None, sgd: bool = True) -> dict[str, dict[str, list[str]]]:
     """source set -> label -> texts: every set but the target, no text of the target in any split."""
@@ -91,6 +116,42 @@ def source_tasks(holdout: str | None, sgd: bool = True) -> dict[str, dict[str, l
     for u in rows:
         tasks[u.label.split("/", 1)[0]][u.label].append(u.text)
     return {s: dict(labels) for s, labels in tasks.items()}
+
+
+def unlabelled_pools(holdout: str | None, which: str) -> dict[str, list[str]]:
+    """name -> texts: sgd's unlabelled utterances without any text of the target, and with `sgd+target`
+    the target's train texts that no other split of it holds."""
+    from training import data
+
+    if which not in UNLABELLED:
+        raise ValueError(f"unknown unlabelled pool {which!r}; choose from {UNLABELLED}")
+    banned = data.set_texts(holdout) if holdout else set()
+    pools = {"sgd": sorted({t for t in data.load_texts("sgd/utterances_train") if t not in banned})}
+    if which == "sgd+target":
+        if not holdout:
+            raise ValueError("unlabelled='sgd+target' needs a target")
+        others = {t for path in sorted((data.data_dir() / holdout).glob("*.jsonl")) if path.stem != "train"
+                  for t in data.load_texts(f"{holdout}/{path.stem}")}
+        pools[holdout] = sorted(set(data.load_texts(f"{holdout}/train")) - others)
+    return pools
+
+
+def pseudo_tasks(pools: dict[str, list[str]], cfg: "MetaEncoderConfig", embed_texts) -> dict[str, dict[str, list[str]]]:
+    """One source task per pool, labelled by k-means clusters of `embed_texts(texts)` (unit vectors);
+    clusters too small to fill a draw's support and query are left out by `draw`."""
+    from sklearn.cluster import KMeans
+
+    tasks = {}
+    for i, (name, pool) in enumerate(sorted(pools.items())):
+        rng = np.random.default_rng(cfg.seed + i)
+        texts = [pool[j] for j in sorted(rng.choice(len(pool), size=min(cfg.pseudo_texts, len(pool)), replace=False))]
+        k = min(cfg.pseudo, len(texts))
+        assign = KMeans(n_clusters=k, n_init=1, random_state=cfg.seed).fit_predict(embed_texts(texts))
+        labels: dict[str, list[str]] = defaultdict(list)
+        for text, c in zip(texts, assign):
+            labels[f"unlabelled-{name}/{c}"].append(text)
+        tasks[f"unlabelled-{name}"] = dict(labels)
+    return tasks
 
 
 def draw(tasks: dict[str, dict[str, list[str]]], cfg: MetaEncoderConfig, rng: np.random.Generator) -> tuple[list[str], np.ndarray]:
@@ -143,9 +204,11 @@ def _teacher_model():
 
 
 def build_meta_encoder(cfg: MetaEncoderConfig, holdout: str | None, log=lambda m: print(m, file=sys.stderr),
-                       tasks: dict[str, dict[str, list[str]]] | None = None, folder: Path | None = None) -> MetaEncoder:
-    """Trains (or loads from .cache/encoders) the encoder of `cfg`; no text of `holdout` is ever used.
-    `tasks` replaces the source tasks (tests: a tiny set); `folder` where the weights are kept."""
+                       tasks: dict[str, dict[str, list[str]]] | None = None, folder: Path | None = None,
+                       pools: dict[str, list[str]] | None = None) -> MetaEncoder:
+    """Trains (or loads from .cache/encoders) the encoder of `cfg`; no text of `holdout` is ever used, but
+    for its train texts (unlabelled) when `cfg.unlabelled` says so. `tasks` / `pools` replace the source
+    tasks and the unlabelled pools (tests: a tiny set); `folder` where the weights are kept."""
     import torch
 
     if cfg.mode not in MODES:
@@ -161,6 +224,12 @@ def build_meta_encoder(cfg: MetaEncoderConfig, holdout: str | None, log=lambda m
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     tasks = tasks if tasks is not None else source_tasks(holdout, cfg.sgd)
+    if cfg.pseudo > 0:
+        from training.encoders import TeacherEncoder, embed
+
+        teacher = TeacherEncoder()  # the frozen teacher's space, cached like every other embedding
+        pools = pools if pools is not None else unlabelled_pools(holdout, cfg.unlabelled)
+        tasks = {**tasks, **pseudo_tasks(pools, cfg, lambda texts: embed(teacher, texts))}
     layers = len(model.encoder.layer)
     trained = [p for layer in model.encoder.layer[layers - cfg.train_layers:] for p in layer.parameters()]
     for p in model.parameters():
@@ -172,7 +241,9 @@ def build_meta_encoder(cfg: MetaEncoderConfig, holdout: str | None, log=lambda m
     threads = torch.get_num_threads()
     torch.set_num_threads(2)  # the evaluation runs on 1 thread; training is worth both cores
     log(f"[meta-encoder {cfg.mode}] {sum(len(v) for v in tasks.values())} source labels in {len(tasks)} tasks, "
-        f"{cfg.train_layers}/{layers} layers trained, {cfg.steps} steps")
+        f"{cfg.train_layers}/{layers} layers trained, {cfg.steps} steps"
+        + (f", of them {sum(len(tasks[s]) for s in tasks if s.startswith('unlabelled-'))} clusters of unlabelled texts"
+           if cfg.pseudo > 0 else ""))
     model.train()
     t0, history = time.time(), []
     for step in range(1, cfg.steps + 1):
@@ -195,5 +266,6 @@ def build_meta_encoder(cfg: MetaEncoderConfig, holdout: str | None, log=lambda m
     torch.save(model.state_dict(), folder / "state.pt")
     (folder / "config.json").write_text(json.dumps(
         {**asdict(cfg), "holdout": holdout, "seconds": round(time.time() - t0, 1), "loss_first_50": float(np.mean(history[:50])),
-         "loss_last_50": float(np.mean(history[-50:]))}, indent=2))
+         "loss_last_50": float(np.mean(history[-50:])), "source_labels": {s: len(v) for s, v in sorted(tasks.items())}},
+        indent=2))
     return encoder

@@ -1,5 +1,7 @@
 """The encoder trained on source episodes: the losses, the draws, the cross-clean sources, and that a
 few steps train only the top layers and are kept (its accuracy is measured by evaluate.py)."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -7,7 +9,8 @@ import torch.nn.functional as F
 
 from training import data
 from training.encoders import TeacherEncoder
-from training.meta_encoder import MetaEncoderConfig, build_meta_encoder, draw, episodic_loss, source_tasks, supcon_loss
+from training.meta_encoder import (MetaEncoderConfig, build_meta_encoder, draw, episodic_loss, pseudo_tasks, source_tasks,
+                                   supcon_loss, unlabelled_pools)
 
 
 def test_the_losses_are_low_for_separated_labels_and_high_for_mixed_ones():
@@ -38,11 +41,39 @@ def test_the_sources_hold_no_text_of_the_target():
     assert not texts & data.set_texts("banking77")
 
 
-@pytest.mark.parametrize("mode", ["episodic", "supcon"])
+def test_the_unlabelled_pools_hold_no_target_text_but_its_train_texts_when_asked():
+    target = data.set_texts("banking77")
+    clean = unlabelled_pools("banking77", "sgd")
+    assert list(clean) == ["sgd"] and clean["sgd"] and not set(clean["sgd"]) & target
+    pools = unlabelled_pools("banking77", "sgd+target")
+    assert pools["sgd"] == clean["sgd"]
+    held = {u.text for split in ("valid", "test") for u in data.load_jsonl("banking77", split)}
+    own = set(pools["banking77"])
+    assert own and own <= {u.text for u in data.load_jsonl("banking77", "train")} and not own & held
+    with pytest.raises(ValueError):
+        unlabelled_pools("banking77", "everything")
+
+
+def test_pseudo_tasks_label_each_pool_by_its_clusters():
+    centres = np.eye(8)[:3]
+    texts = [f"t{c}-{j}" for c in range(3) for j in range(10)]
+    vectors = {t: centres[int(t[1])] + 0.01 * np.random.default_rng(j).normal(size=8) for j, t in enumerate(texts)}
+    cfg = MetaEncoderConfig(pseudo=3, pseudo_texts=25)
+    tasks = pseudo_tasks({"pool": texts}, cfg, lambda ts: np.stack([vectors[t] for t in ts]))
+    labels = tasks["unlabelled-pool"]
+    assert len(labels) == 3 and sum(map(len, labels.values())) == 25  # a sample of pseudo_texts
+    for group in labels.values():  # each cluster is one true group
+        assert len({t[1] for t in group}) == 1
+
+
+@pytest.mark.parametrize("mode", ["episodic", "supcon", "episodic+pseudo"])
 def test_a_few_steps_move_only_the_top_layers_and_are_kept(mode, tmp_path):
     tasks = {"a": {f"a/{i}": [f"please {w} number {i} {j}" for j in range(6)] for i, w in enumerate(["book", "cancel", "pay", "track"])}}
-    cfg = MetaEncoderConfig(mode=mode, train_layers=1, steps=2, ways=3, shots=2, queries=2, lr=1e-3)
-    encoder = build_meta_encoder(cfg, holdout=None, tasks=tasks, folder=tmp_path / mode, log=lambda m: None)
+    pseudo = mode.endswith("+pseudo")
+    cfg = MetaEncoderConfig(mode=mode.removesuffix("+pseudo"), train_layers=1, steps=2, ways=3, shots=2, queries=2, lr=1e-3,
+                            pseudo=2 if pseudo else 0)
+    pools = {"calls": [f"{w} please, {i}" for w in ("where is my parcel", "play some jazz") for i in range(8)]}
+    encoder = build_meta_encoder(cfg, holdout=None, tasks=tasks, folder=tmp_path / mode, log=lambda m: None, pools=pools)
     teacher = TeacherEncoder()
     before, after = teacher.model.state_dict(), encoder.model.state_dict()
     moved = {k for k in before if not torch.equal(before[k], after[k])}
@@ -51,4 +82,11 @@ def test_a_few_steps_move_only_the_top_layers_and_are_kept(mode, tmp_path):
     texts = ["my card has not arrived", "what is the weather tomorrow"]
     np.testing.assert_allclose(again.encode(texts), encoder.encode(texts), atol=1e-6)
     np.testing.assert_allclose(np.linalg.norm(encoder.encode(texts), axis=1), 1, atol=1e-5)
-    assert encoder.tag.startswith(f"meta-{mode}-") and encoder.tag.endswith("-all")
+    assert encoder.tag.startswith(f"meta-{cfg.mode}-") and encoder.tag.endswith("-all")
+    kept = json.loads((tmp_path / mode / "config.json").read_text())
+    assert kept["pseudo"] == cfg.pseudo and ("unlabelled-calls" in kept["source_labels"]) == pseudo
+
+
+def test_the_recipe_key_of_earlier_encoders_is_unchanged_by_the_added_fields():
+    assert MetaEncoderConfig().key() == "562933e0f8"  # the tag of the rows in docs/results/evaluation.json
+    assert MetaEncoderConfig(pseudo=100).key() != MetaEncoderConfig().key()
