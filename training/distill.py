@@ -60,11 +60,16 @@ class DistillConfig:
     max_tokens: int = 128  # = the teacher tokenizer.json's truncation
     seed: int = 0
     name: str = "static-minilm"
+    # Whom the student learns from: "minilm" = all-MiniLM-L6-v2 as shipped; "meta-episodic" = the same
+    # model with its top layers trained on source episodes (training/meta_encoder.py), trained without
+    # any text of the held-out target.
+    teacher: str = "minilm"
 
     def key(self) -> str:
         # Options added later are left out while off, so students cached before them keep their key.
         fields = {k: v for k, v in asdict(self).items()
-                  if not (k in ("center", "shared_map") and v is False) and not (k == "corpus" and v == "sets")}
+                  if not (k in ("center", "shared_map") and v is False) and not (k == "corpus" and v == "sets")
+                  and not (k == "teacher" and v == "minilm")}
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -94,10 +99,11 @@ def token_embeddings(teacher: TeacherEncoder | None = None, ids: list[int] | Non
     """Teacher embedding of each token id in `ids` (default: the whole vocabulary, cached on disk)."""
     import torch
 
-    cache = ENCODERS_CACHE / "token-embeddings-minilm-l6.npy"
+    teacher = teacher or TeacherEncoder()
+    name = "minilm-l6" if isinstance(teacher, TeacherEncoder) else teacher.tag  # a trained teacher: its own cache
+    cache = ENCODERS_CACHE / f"token-embeddings-{name}.npy"
     if ids is None and cache.is_file():
         return np.load(cache)
-    teacher = teacher or TeacherEncoder()
     tok = _tokenizer()
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     all_ids = list(range(tok.get_vocab_size())) if ids is None else list(ids)
@@ -281,7 +287,9 @@ def distill(cfg: DistillConfig, tune_texts: list[str], valid_texts: list[str],
 
 # Tuning corpora: the sets' train texts, plus sgd's user turns — all of them (labelled and unlabelled), or
 # only its labelled, intent-bearing turns. sgd's valid/test files stay out: meta-valid is the sets'.
-CORPUS_FILES = {"sets": (), "sets+sgd": ("sgd/utterances_train", "sgd/train"), "sets+sgd-labelled": ("sgd/train",)}
+# "sets-clean" is "sets" without the train/valid texts the other sets share with the target (cross-clean).
+CORPUS_FILES = {"sets": (), "sets-clean": (), "sets+sgd": ("sgd/utterances_train", "sgd/train"),
+                "sets+sgd-labelled": ("sgd/train",)}
 CORPORA = tuple(CORPUS_FILES)
 
 
@@ -298,7 +306,7 @@ def tuning_corpus(holdout: str | None, corpus: str = "sets") -> tuple[list[str],
         raise data.DataError(f"unknown tuning corpus {corpus!r}; choose from {CORPORA}")
     part = data.cross_dataset_partition(holdout) if holdout else data.all_sets_partition()
     tune, valid = [u.text for u in part.meta_train], [u.text for u in part.meta_valid]
-    if CORPUS_FILES[corpus]:
+    if corpus != "sets":
         # Cross-clean: no text of the target in any split, here or in the sets' part (which the "sets"
         # corpus only clears of the target's test texts: 1-69 shared train/valid texts per target).
         banned = data.set_texts(holdout) if holdout else set()
@@ -356,11 +364,22 @@ def build_student(cfg: DistillConfig, holdout: str | None = None) -> StaticEncod
         tmp.rename(out)
         return committed
     tune, valid = tuning_corpus(holdout, cfg.corpus)
-    student, report = distill(cfg, tune, valid)
+    student, report = distill(cfg, tune, valid, teacher=teacher_for(cfg, holdout))
     report["holdout"] = holdout
     student.save(tmp, provenance=report)
     tmp.rename(out)
     return student
+
+
+def teacher_for(cfg: DistillConfig, holdout: str | None):
+    """The encoder a student of `cfg` learns from; a trained one never saw a text of `holdout`."""
+    if cfg.teacher == "minilm":
+        return TeacherEncoder()
+    if cfg.teacher == "meta-episodic":
+        from training.meta_encoder import MetaEncoderConfig, build_meta_encoder
+
+        return build_meta_encoder(MetaEncoderConfig(), holdout)
+    raise ValueError(f"unknown teacher {cfg.teacher!r}; choose minilm or meta-episodic")
 
 
 def shipped_student(holdout: str | None = None) -> StaticEncoder:

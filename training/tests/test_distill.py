@@ -130,3 +130,26 @@ def test_shipped_student_comes_from_the_default_artifact_only_for_its_own_recipe
 
         if "taken_from" not in json.loads((built / "static_encoder.json").read_text())["provenance"]:
             assert StaticEncoder.load(built).tag == committed.tag
+
+
+def test_a_student_learns_from_a_trained_teacher_in_that_teacher_s_space(tmp_path):
+    """The static student distilled from the episodically trained teacher (DistillConfig.teacher):
+    its per-token pass and targets come from that teacher, not from all-MiniLM-L6-v2."""
+    from training.distill import teacher_for, token_embeddings
+    from training.meta_encoder import MetaEncoderConfig, build_meta_encoder
+
+    tasks = {"a": {f"a/{i}": [f"please {w} number {i} {j}" for j in range(6)] for i, w in enumerate(["book", "cancel", "pay"])}}
+    trained = build_meta_encoder(MetaEncoderConfig(train_layers=1, steps=3, ways=3, shots=2, queries=2, lr=1e-2),
+                                 holdout=None, tasks=tasks, folder=tmp_path / "meta", log=lambda m: None)
+    tune, held_out = _tiny_corpus()
+    vocab = sorted({i for ids in (e.ids for e in _tokenizer().encode_batch(tune)) for i in ids})
+    ids = [i for i in vocab if i not in (0, 101, 102)]
+    moved = token_embeddings(trained, ids=ids)
+    assert not np.allclose(moved, token_embeddings(TeacherEncoder(), ids=ids), atol=1e-4)
+    student, report = distill(replace(SHIPPED, dim=32, epochs=40, patience=40, lr=1e-2, teacher="meta-episodic"),
+                              tune, held_out, trained, token_ids=vocab)
+    err, r = _similarity_agreement(trained.encode(tune), student.encode(tune))
+    assert err <= SIM_MAX_MEAN_ABS_ERROR and r >= SIM_MIN_PEARSON, (err, r)
+    assert replace(SHIPPED, teacher="meta-episodic").key() != SHIPPED.key()
+    with pytest.raises(ValueError):
+        teacher_for(replace(SHIPPED, teacher="gpt"), None)
