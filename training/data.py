@@ -103,9 +103,10 @@ def load_texts(rel: str) -> list[str]:
     return list(_jsonl(path, lambda row: str(row["text"]), 'expected {"text"} JSON'))
 
 
-def set_texts(set_name: str) -> set[str]:
-    """Every text of a set, whatever its split: what a cross-clean corpus for that target must not contain."""
-    return {text for path in sorted((data_dir() / set_name).glob("*.jsonl"))
+def set_texts(set_name: str, skip: tuple[str, ...] = ()) -> set[str]:
+    """Every text of a set, whatever its split (but the files named in `skip`): what a cross-clean corpus
+    for that target must not contain."""
+    return {text for path in sorted((data_dir() / set_name).glob("*.jsonl")) if path.stem not in skip
             for text in load_texts(f"{set_name}/{path.stem}")}
 
 

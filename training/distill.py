@@ -70,6 +70,8 @@ class DistillConfig:
         fields = {k: v for k, v in asdict(self).items()
                   if not (k in ("center", "shared_map") and v is False) and not (k == "corpus" and v == "sets")
                   and not (k == "teacher" and v == "minilm")}
+        if self.teacher != "minilm":  # a trained teacher's own recipe is part of what the student is
+            fields["teacher_recipe"] = _trained_teacher_config(self.teacher).key()
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -100,8 +102,7 @@ def token_embeddings(teacher: TeacherEncoder | None = None, ids: list[int] | Non
     import torch
 
     teacher = teacher or TeacherEncoder()
-    name = "minilm-l6" if isinstance(teacher, TeacherEncoder) else teacher.tag  # a trained teacher: its own cache
-    cache = ENCODERS_CACHE / f"token-embeddings-{name}.npy"
+    cache = ENCODERS_CACHE / f"token-embeddings-{teacher.tag}.npy"  # a trained teacher: its own file
     if ids is None and cache.is_file():
         return np.load(cache)
     tok = _tokenizer()
@@ -371,15 +372,21 @@ def build_student(cfg: DistillConfig, holdout: str | None = None) -> StaticEncod
     return student
 
 
+def _trained_teacher_config(teacher: str):
+    from training.meta_encoder import MetaEncoderConfig
+
+    if teacher != "meta-episodic":
+        raise ValueError(f"unknown teacher {teacher!r}; choose minilm or meta-episodic")
+    return MetaEncoderConfig()
+
+
 def teacher_for(cfg: DistillConfig, holdout: str | None):
     """The encoder a student of `cfg` learns from; a trained one never saw a text of `holdout`."""
     if cfg.teacher == "minilm":
         return TeacherEncoder()
-    if cfg.teacher == "meta-episodic":
-        from training.meta_encoder import MetaEncoderConfig, build_meta_encoder
+    from training.meta_encoder import build_meta_encoder
 
-        return build_meta_encoder(MetaEncoderConfig(), holdout)
-    raise ValueError(f"unknown teacher {cfg.teacher!r}; choose minilm or meta-episodic")
+    return build_meta_encoder(_trained_teacher_config(cfg.teacher), holdout)
 
 
 def shipped_student(holdout: str | None = None) -> StaticEncoder:

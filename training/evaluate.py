@@ -62,6 +62,20 @@ def _student(**changes):
     return lambda holdout: build_student(replace(SHIPPED, **changes), holdout)
 
 
+# The teacher's top layers trained on source episodes (training/meta_encoder.py), and the control trained
+# on the same draws without episodes; neither sees any text of the target (cross-clean). "-pseudo" adds
+# episodes over k-means clusters of sgd's unlabelled utterances (cross-clean); "-pseudo-target" also over
+# clusters of the target's unlabelled train texts (the cross-unlabelled protocol: never a valid or test
+# text, no label).
+META_ENCODERS = {
+    "meta-episodic": {"mode": "episodic"},
+    "meta-supcon": {"mode": "supcon"},
+    "meta-episodic-pseudo": {"mode": "episodic", "pseudo": 100},
+    "meta-episodic-pseudo-target": {"mode": "episodic", "pseudo": 100, "unlabelled": "sgd+target"},
+}
+# The static student of the episodic teacher: DistillConfig changes from the shipped recipe.
+STATIC_META = {"teacher": "meta-episodic", "corpus": "sets-clean"}
+
 # name -> (held-out set -> encoder). "static" is the shipped student's recipe.
 ENCODERS = {
     "teacher": lambda holdout: _teacher(),
@@ -87,27 +101,14 @@ ENCODERS = {
     "static-sgdl-ctx": lambda holdout: _context(holdout, corpus="sets+sgd-labelled"),
     # The static student distilled from the episodically trained teacher (meta-episodic below), on the
     # sets' train texts without any text of the target (cross-clean, like that teacher).
-    "static-meta": _student(teacher="meta-episodic", corpus="sets-clean"),
+    "static-meta": _student(**STATIC_META),
     # Candidate students cut from the teacher itself (training/truncated_student.py): its first 1 or 2
     # layers, untuned or tuned without any text of the target (cross-clean).
     "trunc1-untuned": lambda holdout: _truncated(holdout, layers=1, epochs=0),
     "trunc2-untuned": lambda holdout: _truncated(holdout, layers=2, epochs=0),
     "trunc1": lambda holdout: _truncated(holdout, layers=1),
     "trunc2": lambda holdout: _truncated(holdout, layers=2),
-    **{name: (lambda holdout, name=name: _meta_encoder(holdout, name)) for name in (
-        "meta-episodic", "meta-supcon", "meta-episodic-pseudo", "meta-episodic-pseudo-target")},
-}
-
-# The teacher's top layers trained on source episodes (training/meta_encoder.py), and the control trained
-# on the same draws without episodes; neither sees any text of the target (cross-clean). "-pseudo" adds
-# episodes over k-means clusters of sgd's unlabelled utterances (cross-clean); "-pseudo-target" also over
-# clusters of the target's unlabelled train texts (the cross-unlabelled protocol: never a valid or test
-# text, no label).
-META_ENCODERS = {
-    "meta-episodic": {"mode": "episodic"},
-    "meta-supcon": {"mode": "supcon"},
-    "meta-episodic-pseudo": {"mode": "episodic", "pseudo": 100},
-    "meta-episodic-pseudo-target": {"mode": "episodic", "pseudo": 100, "unlabelled": "sgd+target"},
+    **{name: (lambda holdout, name=name: _meta_encoder(holdout, name)) for name in META_ENCODERS},
 }
 
 
@@ -309,8 +310,8 @@ def run(cfg: EvalConfig) -> dict:
             "cross_shots", "episode_ways", "episode_shots", "episode_query", "episodes", "valid_tasks", "train", "seed")})
         if enc.endswith("-ctx") or enc.startswith("static-ctx"):  # the context net's recipe too (appended: older keys stay valid)
             key += (SHIPPED_CONTEXT.key(), SHIPPED_FORMAT)
-        if enc == "static-meta":  # the student's recipe and its teacher's
-            key += (replace(SHIPPED, teacher="meta-episodic", corpus="sets-clean").key(), _meta_config("meta-episodic").key())
+        if enc == "static-meta":  # the student's recipe (its key holds its teacher's)
+            key += (replace(SHIPPED, **STATIC_META).key(),)
         if "-sgd" in enc:  # the corpus changes the student: its config key too
             key += (replace(SHIPPED, corpus="sets+sgd-labelled" if "-sgdl" in enc else "sets+sgd").key(),)
         if enc.startswith("trunc"):  # the cut teacher's recipe

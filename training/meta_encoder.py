@@ -68,11 +68,12 @@ class MetaEncoderConfig:
     def key(self) -> str:
         # Fields added after the first recipe leave the key alone at their defaults, so earlier
         # encoders and their evaluation rows keep their tags.
-        fields = {k: v for k, v in asdict(self).items() if k not in _APPENDED or v != _APPENDED[k]}
+        defaults = MetaEncoderConfig()
+        fields = {k: v for k, v in asdict(self).items() if k not in _APPENDED or v != getattr(defaults, k)}
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:10]
 
 
-_APPENDED = {"pseudo": 0, "pseudo_texts": 20000, "unlabelled": "sgd"}
+_APPENDED = ("pseudo", "pseudo_texts", "unlabelled")
 UNLABELLED = ("sgd", "sgd+target")
 
 
@@ -130,9 +131,7 @@ def unlabelled_pools(holdout: str | None, which: str) -> dict[str, list[str]]:
     if which == "sgd+target":
         if not holdout:
             raise ValueError("unlabelled='sgd+target' needs a target")
-        others = {t for path in sorted((data.data_dir() / holdout).glob("*.jsonl")) if path.stem != "train"
-                  for t in data.load_texts(f"{holdout}/{path.stem}")}
-        pools[holdout] = sorted(set(data.load_texts(f"{holdout}/train")) - others)
+        pools[holdout] = sorted(set(data.load_texts(f"{holdout}/train")) - data.set_texts(holdout, skip=("train",)))
     return pools
 
 
