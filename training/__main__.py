@@ -1,4 +1,4 @@
-"""`python -m training <command>`: smoke, default, train, publish, distill, evaluate.
+"""`python -m training <command>`: smoke, default, train, publish, distill, evaluate, account.
 
 Each module registers its own subcommand with `add_command(subparsers)`; adding one is one line below.
 """
@@ -15,7 +15,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 # Modules that contribute subcommands: each registers its own with `add_command(subparsers)`.
-COMMAND_MODULES = ["training.publish", "training.students", "training.evaluate"]
+COMMAND_MODULES = ["training.publish", "training.students", "training.evaluate", "training.account_encoder"]
 
 
 def _encoder(name: str):

@@ -389,5 +389,21 @@ def teacher_for(cfg: DistillConfig, holdout: str | None):
     return build_meta_encoder(_trained_teacher_config(cfg.teacher), holdout)
 
 
+def student_basis(cfg: DistillConfig, holdout: str | None = None) -> np.ndarray:
+    """The projection basis [teacher dim, cfg.dim] a student of `cfg` was tuned on (step 2), recomputed
+    from the same corpus and teacher (the teacher's embeddings are cached, so this is one SVD): what a
+    later re-tuning of that student (training/account_encoder.py) needs for its targets."""
+    if cfg.center:
+        raise ValueError("a centred student's targets also need the corpus mean; only uncentred students re-tune")
+    out = ENCODERS_CACHE / f"basis-r{RECIPE_VERSION}-{cfg.key()}-{holdout or 'all'}.npy"
+    if out.is_file():
+        return np.load(out)
+    tune, _ = tuning_corpus(holdout, cfg.corpus)
+    basis, _ = projection_basis(embed(teacher_for(cfg, holdout), tune), cfg.dim)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.save(out, basis)
+    return basis
+
+
 def shipped_student(holdout: str | None = None) -> StaticEncoder:
     return build_student(SHIPPED, holdout)

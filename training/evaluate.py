@@ -102,6 +102,12 @@ ENCODERS = {
     # The static student distilled from the episodically trained teacher (meta-episodic below), on the
     # sets' train texts without any text of the target (cross-clean, like that teacher).
     "static-meta": _student(**STATIC_META),
+    # The cross-clean student (no text of the target in its corpus), and the same student re-tuned on the
+    # target's unlabelled train texts as an account's own traffic (training/account_encoder.py: the
+    # cross-unlabelled protocol, never a valid or test text, no label); "-1k": only 1 000 of those texts.
+    "static-clean": _student(corpus="sets-clean"),
+    "static-account": lambda holdout: _account(holdout),
+    "static-account-1k": lambda holdout: _account(holdout, max_texts=1000),
     # Candidate students cut from the teacher itself (training/truncated_student.py): its first 1 or 2
     # layers, untuned or tuned without any text of the target (cross-clean).
     "trunc1-untuned": lambda holdout: _truncated(holdout, layers=1, epochs=0),
@@ -122,6 +128,12 @@ def _meta_encoder(holdout, name: str):
     from training.meta_encoder import build_meta_encoder
 
     return build_meta_encoder(_meta_config(name), holdout)
+
+
+def _account(holdout, **changes):
+    from training.account_encoder import AccountTuneConfig, build_heldout_account_student
+
+    return build_heldout_account_student(holdout, AccountTuneConfig(**changes))
 
 
 def _truncated(holdout, **changes):
@@ -314,6 +326,13 @@ def run(cfg: EvalConfig) -> dict:
             key += (replace(SHIPPED, **STATIC_META).key(),)
         if "-sgd" in enc:  # the corpus changes the student: its config key too
             key += (replace(SHIPPED, corpus="sets+sgd-labelled" if "-sgdl" in enc else "sets+sgd").key(),)
+        if enc == "static-clean":
+            key += (replace(SHIPPED, corpus="sets-clean").key(),)
+        if enc.startswith("static-account"):  # the base student's and the re-tuning's recipes
+            from training.account_encoder import AccountTuneConfig
+
+            key += (replace(SHIPPED, corpus="sets-clean").key(),
+                    AccountTuneConfig(**({"max_texts": 1000} if enc.endswith("-1k") else {})).key())
         if enc.startswith("trunc"):  # the cut teacher's recipe
             from training.truncated_student import TruncatedConfig
 
