@@ -93,3 +93,9 @@ export async function createAccountWithKey(
   ]);
   return { accountId, apiKey };
 }
+
+/** Whether an account of this id exists (an account's own ModelVersion must name one). */
+export async function accountExists(db: D1Database, accountId: string): Promise<boolean> {
+  return (await db.prepare("SELECT 1 AS one FROM accounts WHERE id = ?").bind(accountId).first()) !== null;
+}
+

@@ -191,3 +191,21 @@ export async function listExamples(deps: Deps, taskId: string, page: PageArgs = 
     page,
   );
 }
+
+/** The inputs of an account's examples, newest first, at most `limit` (the account-texts snapshot). */
+export async function accountExampleInputs(db: D1Database, accountId: string, limit: number): Promise<string[]> {
+  const { results } = await db
+    .prepare("SELECT input FROM examples WHERE account_id = ? ORDER BY created_at DESC LIMIT ?")
+    .bind(accountId, limit)
+    .all<{ input: string }>();
+  return results.map((r) => r.input);
+}
+
+/** Accounts with examples created at or after `since` (ISO), in random order, at most `limit`. */
+export async function accountsWithExamplesSince(db: D1Database, since: string, limit: number): Promise<string[]> {
+  const { results } = await db
+    .prepare("SELECT DISTINCT account_id FROM examples WHERE created_at >= ? ORDER BY RANDOM() LIMIT ?")
+    .bind(since, limit)
+    .all<{ account_id: string }>();
+  return results.map((r) => r.account_id);
+}

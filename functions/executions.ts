@@ -149,7 +149,7 @@ interface ExecutionContext {
 async function readContext(deps: Deps, taskId: string, conversationId: string | null): Promise<ExecutionContext> {
   const key = `${deps.accountId}/${taskId}`;
   const knownAgent = agentOfTask.get(key);
-  const statements = [taskStatement(deps, taskId), activeVersionStatement(deps.db)];
+  const statements = [taskStatement(deps, taskId), activeVersionStatement(deps.db, deps.accountId)];
   if (knownAgent) statements.push(agentStatement(deps, knownAgent));
   if (conversationId) statements.push(conversationStatement(deps, conversationId), recentMessagesStatement(deps, conversationId, HISTORY_MESSAGES));
   const results = await deps.db.batch(statements);
@@ -264,4 +264,22 @@ export async function executeTask(
   await writeBatch(deps.db, statements, () => notFound("Task", task.id));
   if (failure) throw failure.forExecution(executionId); // the caller can read the failed Execution back
   return toExecution(row);
+}
+
+/** The inputs of an account's executions, newest first, at most `limit` (the account-texts snapshot). */
+export async function accountExecutionInputs(db: D1Database, accountId: string, limit: number): Promise<string[]> {
+  const { results } = await db
+    .prepare("SELECT input FROM executions WHERE account_id = ? ORDER BY created_at DESC LIMIT ?")
+    .bind(accountId, limit)
+    .all<{ input: string }>();
+  return results.map((r) => r.input);
+}
+
+/** Accounts with executions created at or after `since` (ISO), in random order, at most `limit`. */
+export async function accountsWithExecutionsSince(db: D1Database, since: string, limit: number): Promise<string[]> {
+  const { results } = await db
+    .prepare("SELECT DISTINCT account_id FROM executions WHERE created_at >= ? ORDER BY RANDOM() LIMIT ?")
+    .bind(since, limit)
+    .all<{ account_id: string }>();
+  return results.map((r) => r.account_id);
 }

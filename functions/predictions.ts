@@ -61,12 +61,12 @@ function remember<V>(cache: Map<string, V>, key: string, value: V): void {
 
 /** The model this isolate serves now (null: no version active); see functions/model/loader.ts. */
 export async function getActiveModel(deps: Deps): Promise<LoadedModel | null> {
-  return loadedModelFor(deps.models, await activeVersionRow(deps.db));
+  return loadedModelFor(deps.models, await activeVersionRow(deps.db, deps.accountId));
 }
 
 /** Runs `use` with the active model (`active`: its row, when the caller has read it already). */
 export async function useActiveModel<T>(deps: Deps, active: ActiveRow | null | undefined, use: (model: LoadedModel | null) => Promise<T>): Promise<T> {
-  return useLoadedModel(deps.models, active === undefined ? await activeVersionRow(deps.db) : active, use);
+  return useLoadedModel(deps.models, active === undefined ? await activeVersionRow(deps.db, deps.accountId) : active, use);
 }
 
 async function storeFeatures(deps: Deps, model: LoadedModel, ids: string[], features: Float32Array): Promise<void> {
@@ -175,7 +175,7 @@ export async function predictWithSupport(
 ): Promise<{ outcome: Prediction | NoPrediction; support: Support | null }> {
   let known = prefetched;
   if (!known) {
-    const [active, task] = await deps.db.batch([activeVersionStatement(deps.db), taskStatement(deps, taskId)]);
+    const [active, task] = await deps.db.batch([activeVersionStatement(deps.db, deps.accountId), taskStatement(deps, taskId)]);
     known = {
       active: (active?.results[0] as ActiveRow | undefined) ?? null,
       examplesVersion: taskOfRow(task?.results[0] as TaskRow | undefined, taskId).examplesVersion,
@@ -198,7 +198,7 @@ export async function predictForTask(deps: Deps, taskId: string, input: string, 
 
 /** The task's current Adaptation: reused while its examples and the model version are unchanged, else redone. */
 export async function adaptTask(deps: Deps, taskId: string): Promise<Adaptation> {
-  const [active, task] = await deps.db.batch([activeVersionStatement(deps.db), taskStatement(deps, taskId)]);
+  const [active, task] = await deps.db.batch([activeVersionStatement(deps.db, deps.accountId), taskStatement(deps, taskId)]);
   const { examplesVersion } = taskOfRow(task?.results[0] as TaskRow | undefined, taskId);
   const adapted = await useLoadedModel(deps.models, (active?.results[0] as ActiveRow | undefined) ?? null, async (model) => {
     if (!model) throw modelUnavailable("No ModelVersion is active: publish and activate one before adapting tasks.");

@@ -6,6 +6,9 @@
 //   that has two or more (corrections from feedback are examples too, and the latest ones) is held out,
 //   both models adapt on the rest and predict it. Accuracy per account, compared on the mean over accounts
 //   and account by account, where the candidate may not lose more than MARGIN_POINTS.
+// An account's own version (an encoder re-tuned on its texts) is compared with what serves that account
+// now (its own active version, else the global one) on that account's tasks alone, and needs them: with
+// no held-out example of the account it is rejected, whatever the benchmark cells say.
 // Promoted: activated in the same D1 batch that records the decision. Rejected: recorded, the active
 // version keeps serving. Either way the figures and the reason are stored on the version (gate_json) and
 // shown on ModelVersion in GraphQL; an admin can still activate by hand (activated_by says so).
@@ -32,9 +35,9 @@ interface HeldOutTask {
   heldOut: { input: string; label: string }[];
 }
 
-/** The leave-out work: every account's classification tasks, split as described above (bounded). */
-async function leaveOutWork(db: D1Database): Promise<HeldOutTask[]> {
-  const tasks = await classificationTasks(db, MAX_ACCOUNTS * MAX_TASKS_PER_ACCOUNT * 4);
+/** The leave-out work: every account's classification tasks (or one account's), split as described above (bounded). */
+async function leaveOutWork(db: D1Database, onlyAccount: string | null): Promise<HeldOutTask[]> {
+  const tasks = await classificationTasks(db, MAX_ACCOUNTS * MAX_TASKS_PER_ACCOUNT * 4, onlyAccount);
   const byTask = new Map(tasks.map((t) => [t.id, { accountId: t.accountId, rows: [] as { input: string; label: string }[] }]));
   for (const r of await labelledExamplesOfTasks(db, tasks.map((t) => t.id))) {
     const entry = byTask.get(r.task_id)!;
@@ -117,8 +120,9 @@ export function decide(
 export async function runPromotionGate(deps: Deps, version: string): Promise<GateReport> {
   const row = await versionRow(deps.db, version);
   if (!row) throw new Error(`ModelVersion ${version} is not registered`);
-  const activeRow = await activeVersionRow(deps.db);
-  const work = await leaveOutWork(deps.db);
+  const scope = row.account_id ?? null;
+  const activeRow = await activeVersionRow(deps.db, scope);
+  const work = await leaveOutWork(deps.db, scope);
   const evaluatedAt = nowIso();
   let report: GateReport;
   if (!activeRow || activeRow.version === version) {
@@ -156,7 +160,9 @@ export async function runPromotionGate(deps: Deps, version: string): Promise<Gat
       const a = active.scores.get(accountId)!;
       return { accountId, tasks: c.tasks, heldOut: c.total, candidate: round2((100 * c.correct) / c.total), active: round2((100 * a.correct) / a.total) };
     });
-    const { decision, reason, worstDelta } = decide(benchmark, figures);
+    const { decision, reason, worstDelta } = scope !== null && figures.length === 0
+      ? { decision: "rejected" as const, reason: `no held-out examples of account ${scope}: an account's own version needs its tasks as evidence`, worstDelta: null }
+      : decide(benchmark, figures);
     report = {
       decision, reason, candidate: version, comparedWith: active.version, marginPoints: MARGIN_POINTS, benchmark,
       accounts: {
@@ -188,7 +194,7 @@ async function record(deps: Deps, row: ActiveRow & { active: number }, report: G
   const version = row.version;
   const stored = gateRecordStatement(deps.db, version, report);
   if (report.decision === "promoted" && row.active !== 1) {
-    await deps.db.batch([...activationStatements(deps.db, version, "gate", report.evaluatedAt), stored]);
+    await deps.db.batch([...activationStatements(deps.db, version, row.account_id ?? null, "gate", report.evaluatedAt), stored]);
   } else {
     await stored.run();
   }

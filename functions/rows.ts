@@ -37,6 +37,7 @@ export interface ModelVersionRow {
   version: string; r2_prefix: string; manifest_sha256: string; algorithm: string; encoder: string;
   metrics_json: string; created_at: string; active: number; activated_at: string | null;
   gate_decision: string | null; gate_json: string | null; gated_at: string | null; activated_by: string | null;
+  account_id: string | null;
 }
 export interface AdaptationRow {
   id: string; account_id: string; task_id: string; model_version: string; algorithm: string; steps: number;
@@ -102,7 +103,7 @@ export const toModelVersion = (r: ModelVersionRow): ModelVersion => ({
   version: r.version, r2Prefix: r.r2_prefix, manifestSha256: r.manifest_sha256, algorithm: r.algorithm,
   encoder: r.encoder, metrics: json<Record<string, unknown>>(r.metrics_json, {}), active: r.active === 1,
   activatedAt: r.activated_at, createdAt: r.created_at,
-  activatedBy: r.activated_by as ModelVersion["activatedBy"],
+  activatedBy: r.activated_by as ModelVersion["activatedBy"], accountId: r.account_id,
   gate: r.gate_json ? json<ModelVersion["gate"]>(r.gate_json, null) : null,
 });
 

@@ -49,10 +49,14 @@ export async function tasksForExport(db: D1Database, ids: readonly string[]): Pr
 }
 
 /** Every classification task of every account (the promotion gate's leave-out), oldest first, at most `limit`. */
-export async function classificationTasks(db: D1Database, limit: number): Promise<{ id: string; accountId: string }[]> {
+/** Classification tasks of every account (or of `accountId` only), by account, oldest first. */
+export async function classificationTasks(db: D1Database, limit: number, accountId: string | null = null): Promise<{ id: string; accountId: string }[]> {
   const { results } = await db
-    .prepare("SELECT id, account_id FROM tasks WHERE kind = 'classification' ORDER BY account_id, created_at, id LIMIT ?")
-    .bind(limit)
+    .prepare(
+      `SELECT id, account_id FROM tasks WHERE kind = 'classification' AND (? IS NULL OR account_id = ?)
+       ORDER BY account_id, created_at, id LIMIT ?`,
+    )
+    .bind(accountId, accountId, limit)
     .all<{ id: string; account_id: string }>();
   return results.map((r) => ({ id: r.id, accountId: r.account_id }));
 }

@@ -123,6 +123,7 @@ export interface ModelVersion {
   createdAt: string;
   activatedBy: "gate" | "admin" | null; // null: activated when published (before any gate ran)
   gate: GateReport | null; // the promotion gate's figures and decision (functions/promotionGate.ts)
+  accountId: string | null; // null: global; else the one account this version serves (its own encoder)
 }
 
 export interface Adaptation {

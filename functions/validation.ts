@@ -127,6 +127,7 @@ export const registerModelVersionSchema = z.object({
   algorithm: z.string().min(1).max(100),
   encoder: z.string().min(1).max(200),
   metrics: z.record(z.string(), z.unknown()).default({}),
+  accountId: id.optional(), // an account's own version (serves only that account); absent: global
 });
 
 export const createWebhookEndpointSchema = z.object({

@@ -1,7 +1,8 @@
-// ModelVersion: the registry of meta-trained artifacts in R2. Global: every account may read it; only
-// admin keys may activate a version (FORBIDDEN otherwise).
+// ModelVersion: the registry of meta-trained artifacts in R2. A global version is visible to every
+// account; an account's own version (its encoder re-tuned on its texts) only to that account and admin
+// keys. Only admin keys may register, activate or deactivate a version (FORBIDDEN otherwise).
 import {
-  activateModelVersion, getActiveModelVersion, getModelVersion, listModelVersions, registerModelVersion,
+  activateModelVersion, deactivateModelVersion, getActiveModelVersion, getModelVersion, listModelVersions, registerModelVersion,
 } from "../functions/modelVersions";
 import { runPromotionGate } from "../functions/promotionGate";
 import type { GateReport } from "../functions/types";
@@ -36,7 +37,8 @@ const GateRef = builder.objectRef<GateReport>("ModelGate").implement({
 });
 
 builder.objectType(ModelVersionRef, {
-  description: "A published meta-trained model (docs/model-artifact.md). At most one is active.",
+  description:
+    "A published meta-trained model (docs/model-artifact.md). Global, or one account's own (accountId): at most one global version is active, and at most one per account, which then serves that account's tasks instead of the global one.",
   fields: (t) => ({
     version: t.exposeID("version"),
     r2Prefix: t.exposeString("r2Prefix"),
@@ -52,6 +54,7 @@ builder.objectType(ModelVersionRef, {
     }),
     gate: t.field({ type: GateRef, nullable: true, description: "The promotion gate's last run on this version.", resolve: (v) => v.gate }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
+    accountId: t.exposeID("accountId", { nullable: true, description: "null: global; else the one account whose tasks this version serves." }),
   }),
 });
 
@@ -59,18 +62,20 @@ builder.queryFields((t) => ({
   modelVersion: t.field({
     type: ModelVersionRef,
     args: { version: t.arg.id({ required: true }) },
-    resolve: (_root, { version }, ctx) => getModelVersion(ctx.deps, String(version)),
+    resolve: (_root, { version }, ctx) => getModelVersion(ctx.deps, String(version), ctx.auth),
   }),
   modelVersions: t.field({
     type: ModelVersionConnection,
+    description: "The global versions and the caller's account's own; every version for an admin key.",
     args: forwardPageArgs(t.arg),
     resolve: async (_root, args, ctx) =>
-      toConnection(await listModelVersions(ctx.deps, pageArgs(args)), (v) => v.version),
+      toConnection(await listModelVersions(ctx.deps, pageArgs(args), ctx.auth), (v) => v.version),
   }),
   activeModelVersion: t.field({
     type: ModelVersionRef,
     nullable: true,
-    description: "null: no model is active; executions take the LLM baseline and adaptTask answers MODEL_UNAVAILABLE.",
+    description:
+      "The version serving the caller's tasks: its account's own active version if it has one, else the global one. null: no model is active; executions take the LLM baseline and adaptTask answers MODEL_UNAVAILABLE.",
     resolve: (_root, _args, ctx) => getActiveModelVersion(ctx.deps),
   }),
 }));
@@ -84,6 +89,7 @@ const RegisterModelVersionInput = builder.inputType("RegisterModelVersionInput",
     algorithm: t.string({ required: true }),
     encoder: t.string({ required: true }),
     metrics: t.field({ type: "JSON" }),
+    accountId: t.id({ description: "An account's own version (serves only that account's tasks once active); absent: global. NOT_FOUND if no such account." }),
   }),
 });
 
@@ -94,8 +100,10 @@ builder.mutationFields((t) => ({
       "Admin only: registers a published version as a candidate and runs the promotion gate on it (it becomes active only if the gate promotes it; see `gate`). CONFLICT if the version exists: versions are immutable.",
     args: { input: t.arg({ type: RegisterModelVersionInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      const { metrics, ...rest } = withoutNulls(input);
-      const registered = await registerModelVersion(ctx.deps, ctx.auth, { ...rest, metrics: metrics as Record<string, unknown> | undefined });
+      const { metrics, accountId, ...rest } = withoutNulls(input);
+      const registered = await registerModelVersion(ctx.deps, ctx.auth, {
+        ...rest, metrics: metrics as Record<string, unknown> | undefined, accountId: accountId === undefined ? undefined : String(accountId),
+      });
       await runPromotionGate(ctx.deps, registered.version);
       return getModelVersion(ctx.deps, registered.version);
     },
@@ -113,8 +121,14 @@ builder.mutationFields((t) => ({
   }),
   activateModelVersion: t.field({
     type: ModelVersionRef,
-    description: "Admin only (FORBIDDEN otherwise): makes this version the active one by hand, deactivating the previous; recorded as activatedBy admin, beside any gate decision.",
+    description: "Admin only (FORBIDDEN otherwise): makes this version the active one of its scope (global, or its account's) by hand, deactivating the previous; recorded as activatedBy admin, beside any gate decision.",
     args: { version: t.arg.id({ required: true }) },
     resolve: (_root, { version }, ctx) => activateModelVersion(ctx.deps, ctx.auth, String(version)),
+  }),
+  deactivateModelVersion: t.field({
+    type: ModelVersionRef,
+    description: "Admin only: an account's own version stops serving it; the global version serves that account again. CONFLICT for a global version (activate another instead).",
+    args: { version: t.arg.id({ required: true }) },
+    resolve: (_root, { version }, ctx) => deactivateModelVersion(ctx.deps, ctx.auth, String(version)),
   }),
 }));

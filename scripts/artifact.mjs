@@ -58,20 +58,26 @@ export function describeArtifact(dir, manifest) {
   return `model version ${manifest.version} (${manifest.algorithm}, encoder ${manifest.encoder.tag}) from ${relative(ROOT, dir) || dir}`;
 }
 
-/** The D1 statements that register a version (migrations/0004); activation in the same batch. */
+/** The account an artifact was built for (its manifest's `account.id`, docs/model-artifact.md); null: global. */
+const accountOf = (manifest) => manifest.account?.id ?? null;
+
+/** The D1 statements that register a version (migrations/0004, 0012); activation in the same batch. */
 export function registerSql(manifest, manifestSha256, activate) {
   const v = manifest.version;
-  // Deactivate first: the partial unique index allows one active row at any moment.
+  const account = accountOf(manifest);
+  // Deactivate first: the partial unique indexes allow one active row per scope at any moment.
   return (
-    (activate ? deactivateOthersSql(v) : "") +
-    "INSERT INTO model_versions (version, r2_prefix, manifest_sha256, algorithm, encoder, metrics_json, active, activated_at) " +
+    (activate ? deactivateOthersSql(v, account) : "") +
+    "INSERT INTO model_versions (version, r2_prefix, manifest_sha256, algorithm, encoder, metrics_json, account_id, active, activated_at) " +
     `VALUES (${q(v)}, ${q(`models/${v}/`)}, ${q(manifestSha256)}, ${q(manifest.algorithm)}, ${q(manifest.encoder.tag)}, ` +
-    `${q(JSON.stringify(manifest.metrics ?? {}))}, ${activate ? 1 : 0}, ` +
+    `${q(JSON.stringify(manifest.metrics ?? {}))}, ${account === null ? "NULL" : q(account)}, ${activate ? 1 : 0}, ` +
     (activate ? "strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));" : "NULL);")
   );
 }
 
-const deactivateOthersSql = (v) => `UPDATE model_versions SET active = 0 WHERE active = 1 AND version <> ${q(v)};`;
+/** Deactivates the other active version of the same scope: the global one, or the same account's. */
+const deactivateOthersSql = (v, account) =>
+  `UPDATE model_versions SET active = 0 WHERE active = 1 AND version <> ${q(v)} AND account_id IS ${account === null ? "NULL" : q(account)};`;
 
 /**
  * Publishes a verified artifact into `wrangler dev`'s local R2 and D1 (`--remote`: the deployed ones).
@@ -89,7 +95,7 @@ export function publishArtifact(dir, { activate = true, remote = false, persistT
       throw new ArtifactError(`version ${v} is registered with another manifest (sha256 ${existing[0].manifest_sha256}); refusing to mix them`);
     }
     if (activate) {
-      d1(deactivateOthersSql(v) + `UPDATE model_versions SET active = 1, activated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE version = ${q(v)} AND active = 0;`, state);
+      d1(deactivateOthersSql(v, accountOf(manifest)) + `UPDATE model_versions SET active = 1, activated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE version = ${q(v)} AND active = 0;`, state);
     }
     log(`[publish] ${v} already published${activate ? ", active" : ""}`);
     return v;

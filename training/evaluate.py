@@ -108,6 +108,10 @@ ENCODERS = {
     "static-clean": _student(corpus="sets-clean"),
     "static-account": lambda holdout: _account(holdout),
     "static-account-1k": lambda holdout: _account(holdout, max_texts=1000),
+    # The same with the context net (the shipped encoder's shape): the cross-clean student's net, and that
+    # net over the re-tuned table (the net itself is not re-tuned: an account's version shares its graph).
+    "static-ctx-clean": lambda holdout: _context(holdout, corpus="sets-clean"),
+    "static-ctx-account": lambda holdout: _account(holdout, context=True),
     # Candidate students cut from the teacher itself (training/truncated_student.py): its first 1 or 2
     # layers, untuned or tuned without any text of the target (cross-clean).
     "trunc1-untuned": lambda holdout: _truncated(holdout, layers=1, epochs=0),
@@ -130,10 +134,16 @@ def _meta_encoder(holdout, name: str):
     return build_meta_encoder(_meta_config(name), holdout)
 
 
-def _account(holdout, **changes):
+def _account(holdout, context=False, **changes):
     from training.account_encoder import AccountTuneConfig, build_heldout_account_student
 
-    return build_heldout_account_student(holdout, AccountTuneConfig(**changes))
+    student = build_heldout_account_student(holdout, AccountTuneConfig(**changes))
+    if not context:
+        return student
+    from training.context_encoder import ContextEncoder
+
+    net = _context(holdout, corpus="sets-clean")  # the net trained over the base table, reused as it is
+    return ContextEncoder(student, net.cfg, net.state())
 
 
 def _truncated(holdout, **changes):
@@ -326,9 +336,9 @@ def run(cfg: EvalConfig) -> dict:
             key += (replace(SHIPPED, **STATIC_META).key(),)
         if "-sgd" in enc:  # the corpus changes the student: its config key too
             key += (replace(SHIPPED, corpus="sets+sgd-labelled" if "-sgdl" in enc else "sets+sgd").key(),)
-        if enc == "static-clean":
+        if enc in ("static-clean", "static-ctx-clean"):
             key += (replace(SHIPPED, corpus="sets-clean").key(),)
-        if enc.startswith("static-account"):  # the base student's and the re-tuning's recipes
+        if "-account" in enc:  # the base student's and the re-tuning's recipes
             from training.account_encoder import AccountTuneConfig
 
             key += (replace(SHIPPED, corpus="sets-clean").key(),

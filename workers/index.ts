@@ -5,6 +5,7 @@ import { bodyLimit } from "hono/body-limit";
 import { resilientDb } from "../functions/d1";
 import { AppError, payloadTooLarge } from "../functions/errors";
 import { depsFor } from "../functions/deps";
+import { exportAccountTexts } from "../functions/accountTexts";
 import { exportFeedback } from "../functions/feedbackExport";
 import { gatePendingVersions } from "../functions/promotionGate";
 import { handleGraphQL } from "../schema/yoga";
@@ -73,7 +74,7 @@ app.onError(errorResponse);
 export default {
   fetch: app.fetch,
   async scheduled(controller: ScheduledController, env: Env, _ctx: ExecutionContext) {
-    // Three jobs, each run even when another fails; the run fails (and says which) if any did.
+    // Four jobs, each run even when another fails; the run fails (and says which) if any did.
     const jobs: [string, () => Promise<unknown>][] = [
       ["feedback_export", async () => {
         const { key, count } = await exportFeedback(resilientDb(env.DB), env.MODELS, new Date(controller.scheduledTime));
@@ -82,6 +83,11 @@ export default {
       // Versions published without the GraphQL registration (scripts, a training job writing D1): gated here.
       ["promotion_gate", () => gatePendingVersions(depsFor(env, "promotion-gate"))],
       ["webhook_sweep", () => sweepStuckDeliveries(resilientDb(env.DB), env as WebhookEnv)],
+      // Each account's own texts for the training job's per-account encoder (at most daily per account).
+      ["account_texts", async () => {
+        const written = await exportAccountTexts(resilientDb(env.DB), env.MODELS, new Date(controller.scheduledTime));
+        console.log(JSON.stringify({ event: "account_texts_export", accounts: written.length, texts: written.reduce((a, w) => a + w.texts, 0) }));
+      }],
     ];
     const failed: string[] = [];
     for (const [name, job] of jobs) {

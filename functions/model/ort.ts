@@ -80,6 +80,10 @@ export const Tensor = ort.Tensor;
 export type Tensor = ort.Tensor;
 export type Session = ort.InferenceSession;
 
+/** Sessions freed by a release(): ORT's own resolves to nothing (1 freed); a shared handle's (the
+ *  loader's, functions/model/loader.ts) to how many it freed, 0 while another version still uses it. */
+export const releasedCount = (released: unknown): number => (typeof released === "number" ? released : 1);
+
 // A hand-written ONNX Identity model (float input "x" -> output "y"), 60-odd bytes, used only to bring
 // the backend up at a moment we control.
 const IDENTITY_MODEL = Uint8Array.from(

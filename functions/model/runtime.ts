@@ -2,7 +2,7 @@
 // (ORT sessions). Pure computation on typed arrays; loading and caching live in loader.ts.
 import { modelUnavailable } from "../errors";
 import type { Manifest } from "./artifact";
-import { Tensor, type Session } from "./ort";
+import { releasedCount, Tensor, type Session } from "./ort";
 import type { StaticEncoder } from "./staticEncoder";
 
 export interface Head {
@@ -44,8 +44,8 @@ export class LoadedModel {
   /** Frees this version's ORT sessions (wasm memory); the count released. Only once nothing uses it. */
   async release(): Promise<number> {
     const sessions = [this.adapter, this.adaptStep, this.headSession];
-    await Promise.all(sessions.map((s) => s.release()));
-    return sessions.length + (await this.encoder.release());
+    const freed = await Promise.all(sessions.map(async (s) => releasedCount(await s.release())));
+    return freed.reduce((a, b) => a + b, 0) + (await this.encoder.release());
   }
 
   /** Sentence embeddings through the adapter: float32 [texts.length × features]. */

@@ -6,7 +6,7 @@
 import { Tokenizer } from "@huggingface/tokenizers";
 import { modelBroken } from "../errors";
 import type { Manifest } from "./artifact";
-import { Tensor, type Session } from "./ort";
+import { releasedCount, Tensor, type Session } from "./ort";
 
 export class StaticEncoder {
   readonly dim: number;
@@ -29,7 +29,19 @@ export class StaticEncoder {
     this.sepId = sep.length > 0 ? sep[sep.length - 1]! : null;
   }
 
-  static create(manifest: Manifest, files: Map<string, ArrayBuffer>, context: Session | null = null): StaticEncoder {
+  /** tokenizer.json's bytes as the tokenizer the contract names (parsed once, shared by versions with the same file). */
+  static parseTokenizer(manifest: Manifest, bytes: ArrayBuffer): Tokenizer {
+    let tokenizerJson: object;
+    try {
+      tokenizerJson = JSON.parse(new TextDecoder().decode(bytes)) as object;
+    } catch {
+      throw modelBroken(`tokenizer.json of ${manifest.version} is not valid JSON.`);
+    }
+    // tokenizers.js ignores tokenizer.json's padding section: ids come back unpadded, as the contract wants.
+    return new Tokenizer(tokenizerJson, {});
+  }
+
+  static create(manifest: Manifest, files: Map<string, ArrayBuffer>, context: Session | null = null, tokenizer?: Tokenizer): StaticEncoder {
     const enc = manifest.encoder;
     const names = { table: enc.files.table ?? "static_table.i8", scales: enc.files.scales ?? "static_scales.f32" };
     const table = new Int8Array(files.get(names.table)!);
@@ -40,18 +52,11 @@ export class StaticEncoder {
     if (table.length !== rowCount * enc.dim || (enc.rows !== undefined && enc.rows !== rowCount)) {
       throw modelBroken(`The static table of ${manifest.version} is not [rows=${rowCount}, dim=${enc.dim}].`);
     }
-    let tokenizerJson: object;
-    try {
-      tokenizerJson = JSON.parse(new TextDecoder().decode(files.get("tokenizer.json")!)) as object;
-    } catch {
-      throw modelBroken(`tokenizer.json of ${manifest.version} is not valid JSON.`);
-    }
     const positions = enc.context?.max_positions;
     if (context && positions !== undefined && positions < enc.max_tokens - 2) {
       throw modelBroken(`context.onnx of ${manifest.version} takes ${positions} positions, fewer than max_tokens - 2.`);
     }
-    // tokenizers.js ignores tokenizer.json's padding section: ids come back unpadded, as the contract wants.
-    return new StaticEncoder(new Tokenizer(tokenizerJson, {}), table, scales, rows, enc, context);
+    return new StaticEncoder(tokenizer ?? StaticEncoder.parseTokenizer(manifest, files.get("tokenizer.json")!), table, scales, rows, enc, context);
   }
 
   get hasContext(): boolean {
@@ -61,8 +66,7 @@ export class StaticEncoder {
   /** Releases the context net's ORT session (the loader calls it when the version is replaced). */
   async release(): Promise<number> {
     if (!this.context) return 0;
-    await this.context.release();
-    return 1;
+    return releasedCount(await this.context.release());
   }
 
   /** The same table without its context net: the plain mean of rows (contract step 2a; tests compare it). */

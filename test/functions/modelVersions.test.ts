@@ -4,7 +4,7 @@ import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppError } from "../../functions/errors";
 import {
-  activateModelVersion, getActiveModelVersion, getModelVersion, listModelVersions, registerModelVersion,
+  activateModelVersion, deactivateModelVersion, getActiveModelVersion, getModelVersion, listModelVersions, registerModelVersion,
 } from "../../functions/modelVersions";
 import { newAccount } from "../support/fixtures";
 
@@ -74,5 +74,64 @@ describe("model versions", () => {
       after = page.endCursor!;
     }
     expect(all.filter((v) => names.includes(v))).toEqual(names);
+  });
+
+  it("an account's own version: seen by that account and admins only, active beside the global one, serving only that account", async () => {
+    const admin = await newAccount({ isAdmin: true });
+    const [a, b] = [await newAccount(), await newAccount()];
+    const unique = () => `t-${crypto.randomUUID().slice(0, 8)}`;
+    const global = unique();
+    await registerModelVersion(admin.deps, admin.auth, input(global));
+    await activateModelVersion(admin.deps, admin.auth, global);
+    const [own, ownNext] = [unique(), unique()];
+    const registered = await registerModelVersion(admin.deps, admin.auth, { ...input(own), accountId: a.accountId });
+    expect(registered).toMatchObject({ version: own, accountId: a.accountId, active: false });
+    await registerModelVersion(admin.deps, admin.auth, { ...input(ownNext), accountId: a.accountId });
+    expect((await fail(registerModelVersion(admin.deps, admin.auth, { ...input(unique()), accountId: "no-such-account" }))).code).toBe("NOT_FOUND");
+
+    // Visibility: the account and admins see it; another account does not, by name or in the list.
+    expect((await getModelVersion(a.deps, own, a.auth)).version).toBe(own);
+    expect((await getModelVersion(admin.deps, own, admin.auth)).version).toBe(own);
+    expect((await fail(getModelVersion(b.deps, own, b.auth))).code).toBe("NOT_FOUND");
+    const listed = async (who: typeof a) => {
+      const out: string[] = [];
+      let after: string | undefined;
+      for (;;) {
+        const page = await listModelVersions(who.deps, { first: 100, after }, who.auth);
+        out.push(...page.nodes.map((v) => v.version));
+        if (!page.hasNextPage) return out;
+        after = page.endCursor!;
+      }
+    };
+    expect(await listed(b)).not.toContain(own);
+    expect(await listed(b)).toContain(global);
+    expect(await listed(a)).toEqual(expect.arrayContaining([own, ownNext, global]));
+
+    // Active side by side: the account is served by its own, every other account by the global one.
+    await activateModelVersion(admin.deps, admin.auth, own);
+    expect((await getModelVersion(admin.deps, global)).active).toBe(true);
+    expect((await getActiveModelVersion(a.deps))?.version).toBe(own);
+    expect((await getActiveModelVersion(b.deps))?.version).toBe(global);
+    // A second version of the same account replaces the first one only.
+    await activateModelVersion(admin.deps, admin.auth, ownNext);
+    expect((await getModelVersion(admin.deps, own)).active).toBe(false);
+    expect((await getModelVersion(admin.deps, global)).active).toBe(true);
+    expect((await getActiveModelVersion(a.deps))?.version).toBe(ownNext);
+    // A new global version does not touch the account's.
+    const global2 = unique();
+    await registerModelVersion(admin.deps, admin.auth, input(global2));
+    await activateModelVersion(admin.deps, admin.auth, global2);
+    expect((await getActiveModelVersion(a.deps))?.version).toBe(ownNext);
+    expect((await getActiveModelVersion(b.deps))?.version).toBe(global2);
+    // Deactivated: the account is back on the global version; a global one cannot be deactivated.
+    expect((await fail(deactivateModelVersion(a.deps, a.auth, ownNext))).code).toBe("FORBIDDEN");
+    expect((await deactivateModelVersion(admin.deps, admin.auth, ownNext)).active).toBe(false);
+    expect((await getActiveModelVersion(a.deps))?.version).toBe(global2);
+    expect((await fail(deactivateModelVersion(admin.deps, admin.auth, global2))).code).toBe("CONFLICT");
+    // The partial indexes hold: one active global version and at most one per account.
+    const counts = await env.DB.prepare(
+      "SELECT COUNT(*) AS n FROM model_versions WHERE active = 1 GROUP BY account_id HAVING COUNT(*) > 1",
+    ).all();
+    expect(counts.results).toEqual([]);
   });
 });

@@ -11,6 +11,8 @@ export interface PublishOptions {
   activate?: boolean; // default true
   registeredEncoder?: string; // the encoder tag written to D1 (default: the manifest's)
   artifact?: string; // which artifact (default: env.TEST_ARTIFACT; "shipped": models/default)
+  accountId?: string; // an account's own version (serves only that account once active)
+  rewrite?: Record<string, (bytes: Uint8Array<ArrayBuffer>) => Uint8Array<ArrayBuffer>>; // new bytes for a file, hashed into the manifest
 }
 
 async function artifactFile(name: string, artifact = env.TEST_ARTIFACT): Promise<ArrayBuffer> {
@@ -35,25 +37,32 @@ export async function publishArtifact(options: PublishOptions = {}): Promise<str
   const prefix = `models/${version}/`;
   for (const file of manifest.files) {
     if (file.name === options.omit) continue;
-    const bytes = new Uint8Array(await artifactFile(file.name, options.artifact));
+    let bytes = new Uint8Array(await artifactFile(file.name, options.artifact));
+    const rewrite = options.rewrite?.[file.name];
+    if (rewrite) {
+      bytes = rewrite(bytes);
+      file.sha256 = await sha256Hex(bytes.buffer as ArrayBuffer);
+      file.bytes = bytes.byteLength;
+    }
     if (file.name === options.corrupt) bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0xff;
-    await env.MODELS.put(prefix + file.name, bytes.buffer);
+    await env.MODELS.put(prefix + file.name, bytes.buffer as ArrayBuffer);
   }
   const manifestBytes = new TextEncoder().encode(JSON.stringify(manifest));
   await env.MODELS.put(`${prefix}manifest.json`, manifestBytes.buffer);
   await env.DB.prepare(
-    `INSERT OR REPLACE INTO model_versions (version, r2_prefix, manifest_sha256, algorithm, encoder, metrics_json)
-     VALUES (?, ?, ?, ?, ?, '{}')`,
+    `INSERT OR REPLACE INTO model_versions (version, r2_prefix, manifest_sha256, algorithm, encoder, metrics_json, account_id)
+     VALUES (?, ?, ?, ?, ?, '{}', ?)`,
   )
-    .bind(version, prefix, await sha256Hex(manifestBytes), manifest.algorithm, options.registeredEncoder ?? manifest.encoder.tag)
+    .bind(version, prefix, await sha256Hex(manifestBytes), manifest.algorithm, options.registeredEncoder ?? manifest.encoder.tag, options.accountId ?? null)
     .run();
-  if (options.activate ?? true) await activate(version);
+  if (options.activate ?? true) await activate(version, options.accountId ?? null);
   return version;
 }
 
-export async function activate(version: string): Promise<void> {
+/** Makes `version` the active one of its scope: the global one, or `accountId`'s own. */
+export async function activate(version: string, accountId: string | null = null): Promise<void> {
   await env.DB.batch([
-    env.DB.prepare("UPDATE model_versions SET active = 0 WHERE active = 1 AND version <> ?").bind(version),
+    env.DB.prepare("UPDATE model_versions SET active = 0 WHERE active = 1 AND version <> ? AND account_id IS ?").bind(version, accountId),
     env.DB.prepare("UPDATE model_versions SET active = 1, activated_at = datetime('now') WHERE version = ?").bind(version),
   ]);
 }
