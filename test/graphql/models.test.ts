@@ -104,4 +104,26 @@ describe("GraphQL adaptations and model versions", () => {
     expect(codes(await gql(b, `query($id: ID!) { adaptation(id: $id) { id } }`, { id: "ad-old-" + version }))).toEqual(["NOT_FOUND"]);
     expect(codes(await gql(b, `query($t: ID!) { adaptations(taskId: $t) { edges { cursor } } }`, { t: task.id }))).toEqual(["NOT_FOUND"]);
   });
+
+  it("an account's own version: registered with accountId by an admin, visible to that account only", async () => {
+    const admin = await newAccount({ isAdmin: true });
+    const [owner, other] = [await newAccount(), await newAccount()];
+    const v = `gqltest-${suffix()}-acct`;
+    const REGISTER_OWN = `mutation($input: RegisterModelVersionInput!) { registerModelVersion(input: $input) { version accountId } }`;
+    const made = await gqlOk<{ registerModelVersion: { version: string; accountId: string } }>(admin, REGISTER_OWN, {
+      input: { ...versionInput(v), accountId: owner.accountId },
+    });
+    expect(made.registerModelVersion).toEqual({ version: v, accountId: owner.accountId });
+    expect(codes(await gql(admin, REGISTER_OWN, { input: { ...versionInput(`${v}-x`), accountId: "missing" } }))).toEqual(["NOT_FOUND"]);
+    const GET = `query($v: ID!) { modelVersion(version: $v) { version accountId } }`;
+    expect((await gqlOk<{ modelVersion: { accountId: string } }>(owner, GET, { v })).modelVersion.accountId).toBe(owner.accountId);
+    expect(codes(await gql(other, GET, { v }))).toEqual(["NOT_FOUND"]);
+    const LIST = `{ modelVersions(first: 100) { edges { node { version } } } }`;
+    const names = async (who: typeof owner) =>
+      (await gqlOk<{ modelVersions: { edges: { node: { version: string } }[] } }>(who, LIST)).modelVersions.edges.map((e) => e.node.version);
+    expect(await names(other)).not.toContain(v);
+    const DEACTIVATE = `mutation($v: ID!) { deactivateModelVersion(version: $v) { version active } }`;
+    expect(codes(await gql(owner, DEACTIVATE, { v }))).toEqual(["FORBIDDEN"]);
+  });
 });
+
