@@ -86,7 +86,7 @@ const worker = await startEvalWorker(artifactDir); // the artifact published and
 try {
   const { call } = worker;
 
-  const acc = { adapted: [], prototypes: [], logreg: [] };
+  const acc = { adapted: [], adaptedWithoutLexical: [], prototypes: [], logreg: [] };
   let queries = 0;
   let model = null;
   const adaptMs = [];
@@ -115,6 +115,8 @@ try {
   const plain = (s) => ({ ...s, confidence: s.p }); // the winning probability alone, as before calibration
   const result = {
     adapted: summary(acc.adapted),
+    // The head alone, without the lexical evidence of the task's examples (equal when the artifact has none).
+    adapted_without_lexical: summary(acc.adaptedWithoutLexical),
     prototypes: summary(acc.prototypes),
     logreg: summary(acc.logreg),
     // With an oos split: the cascade at the threshold, with the reported confidence and with the plain softmax.
@@ -135,6 +137,7 @@ try {
       data: dataDir, set: basename(dataDir), support_pool: poolFile, shots, way: opt.way === "all" ? "all" : ways, ways,
       episodes, queries, query_per_label: perLabel || "all", seed: Number(opt.seed),
       model_version: model?.version, algorithm: model?.algorithm, encoder: model?.encoder, adaptation_steps: model?.steps,
+      lexical: model?.lexical ?? null,
       runtime: "workerd via wrangler unstable_startWorker (scripts/eval.worker.ts -> functions/model)",
       ci95: episodes > 1 ? "1.96 x standard error over episodes" : "1.96 x binomial standard error over queries",
     },

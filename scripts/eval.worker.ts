@@ -5,6 +5,7 @@ import { depsFor } from "../functions/deps";
 import { getActiveModel } from "../functions/predictions";
 import { waysOf } from "../functions/model/adaptation";
 import { calibratedConfidence } from "../functions/model/confidence";
+import { fuseLexical, lexicalIndex } from "../functions/model/lexical";
 import { softmax } from "../functions/model/runtime";
 import { nearest, type Support } from "../functions/model/support";
 import { logisticRegression, prototypes } from "./eval.baselines";
@@ -35,14 +36,23 @@ async function episode(env: Env, body: { support: Item[]; query: Item[]; oos?: I
   const adaptMs = Date.now() - started;
   const n = body.query.length;
   const queryFeatures = await model.featurise(body.query.map((q) => q.text));
-  const logits = await model.logits(queryFeatures, n, adapted.head);
+  // As scoreInput does: the head's logits plus the lexical evidence of the artifact's weight (0: none).
+  const weight = model.manifest.lexical?.weight ?? 0;
+  const tokensOf = (text: string) => model.encoder.keptRows(text);
+  const lexicon = lexicalIndex(body.support.map((s) => tokensOf(s.text)), ways, labels.length);
+  const plainLogits = await model.logits(queryFeatures, n, adapted.head);
+  const logits = fuseLexical(Float32Array.from(plainLogits), body.query.map((q) => q.text), lexicon, weight, tokensOf);
   const truth = body.query.map((q) => index.get(q.label) ?? -1);
-  let adaptedCorrect = 0;
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let k = 1; k < labels.length; k++) if (logits[i * labels.length + k]! > logits[i * labels.length + best]!) best = k;
-    if (best === truth[i]) adaptedCorrect += 1;
-  }
+  const correctOf = (rows: Float32Array) => {
+    let correct = 0;
+    for (let i = 0; i < n; i++) {
+      let best = 0;
+      for (let k = 1; k < labels.length; k++) if (rows[i * labels.length + k]! > rows[i * labels.length + best]!) best = k;
+      if (best === truth[i]) correct += 1;
+    }
+    return correct;
+  };
+  const adaptedCorrect = correctOf(logits);
   const support = { ids: body.support.map((_, i) => String(i)), features: supportFeatures } as Support;
   const score = async (features: Float32Array, count: number, logitsOf: Float32Array): Promise<Scored> => {
     const out: Scored = { p: [], sim: [], confidence: [], best: [] };
@@ -62,7 +72,8 @@ async function episode(env: Env, body: { support: Item[]; query: Item[]; oos?: I
   let oos: Scored | undefined;
   if (body.oos?.length) {
     const oosFeatures = await model.featurise(body.oos.map((q) => q.text));
-    oos = await score(oosFeatures, body.oos.length, await model.logits(oosFeatures, body.oos.length, adapted.head));
+    const oosLogits = await model.logits(oosFeatures, body.oos.length, adapted.head);
+    oos = await score(oosFeatures, body.oos.length, fuseLexical(oosLogits, body.oos.map((q) => q.text), lexicon, weight, tokensOf));
   }
   const dim = model.encoder.dim;
   const supportEmb = await model.encoder.encode(body.support.map((s) => s.text));
@@ -72,6 +83,7 @@ async function episode(env: Env, body: { support: Item[]; query: Item[]; oos?: I
     n,
     ways: labels.length,
     adapted: adaptedCorrect,
+    adaptedWithoutLexical: correctOf(plainLogits), // the head alone (equal to adapted when the weight is 0)
     prototypes: count(prototypes(supportEmb, ways, labels.length, queryEmb, n, dim)),
     logreg: count(logisticRegression(supportEmb, ways, labels.length, queryEmb, n, dim)),
     supportAccAfter: adapted.accAfter,
@@ -79,7 +91,7 @@ async function episode(env: Env, body: { support: Item[]; query: Item[]; oos?: I
     scored: { ...scored, correct: scored.best.map((b, i) => b === truth[i]) },
     oos,
     adaptMs,
-    model: { version: model.version, algorithm: model.algorithm, encoder: model.manifest.encoder.tag, steps: model.steps, calibration: model.manifest.calibration ?? null },
+    model: { version: model.version, algorithm: model.algorithm, encoder: model.manifest.encoder.tag, steps: model.steps, calibration: model.manifest.calibration ?? null, lexical: model.manifest.lexical ?? null },
   });
 }
 

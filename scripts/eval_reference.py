@@ -61,12 +61,15 @@ class StaticContract:
         # Step 2b: the context net over the kept rows, when the artifact ships one.
         self.context = ort.InferenceSession(str(artifact / files["context"]), opts) if files.get("context") else None
 
+    def kept_rows(self, text: str) -> list[int]:
+        ids = [x for x in self.tok.encode(text).ids if x not in self.special]
+        rows = [int(self.rows[x]) if self.rows is not None else x for x in ids]
+        return [r for r in rows if 0 <= r < len(self.scales)]
+
     def embed(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), np.float32)
         for i, t in enumerate(texts):
-            ids = [x for x in self.tok.encode(t).ids if x not in self.special]
-            rows = [int(self.rows[x]) if self.rows is not None else x for x in ids]
-            rows = [r for r in rows if 0 <= r < len(self.scales)]
+            rows = self.kept_rows(t)
             if not rows:
                 continue  # no kept token: the zero vector
             tokens = self.table[rows].astype(np.float32) * self.scales[rows][:, None]
@@ -78,6 +81,35 @@ class StaticContract:
 
     def features(self, texts: list[str]) -> np.ndarray:
         return self.sessions["adapter"].run(["features"], {"embedding": self.embed(texts)})[0]
+
+
+def lexical_scores(support: list[set[int]], ways: list[int], n_ways: int, query: list[set[int]]) -> np.ndarray:
+    """Written from docs/model-artifact.md, "Lexical evidence", apart from training/lexical.py on purpose."""
+    n = len(support)
+    df: dict[int, int] = {}
+    for toks in support:
+        for t in toks:
+            df[t] = df.get(t, 0) + 1
+    idf = lambda t: np.log((1 + n) / (1 + df.get(t, 0))) + 1  # noqa: E731
+    vocab = sorted(df)
+    col = {t: j for j, t in enumerate(vocab)}
+    label = np.zeros((n_ways, len(vocab)))
+    for toks, w in zip(support, ways):
+        v = np.zeros(len(vocab))
+        for t in toks:
+            v[col[t]] = idf(t)
+        label[w] += v / max(np.linalg.norm(v), 1e-300)
+    label /= np.maximum(np.linalg.norm(label, axis=1, keepdims=True), 1e-300)
+    out = np.zeros((len(query), n_ways))
+    for i, toks in enumerate(query):
+        if not toks:
+            continue
+        q = np.zeros(len(vocab))
+        for t in toks:
+            if t in col:
+                q[col[t]] = idf(t)
+        out[i] = label @ q / np.sqrt(sum(idf(t) ** 2 for t in toks))
+    return out
 
 
 def main() -> None:
@@ -98,6 +130,11 @@ def main() -> None:
     weight, bias, lb, la, ab, aa = model.sessions["adapt"].run(None, {"support_features": sf, "support_labels": onehot})
     qf = model.features([r["text"] for r in query])
     logits = model.sessions["head"].run(["logits"], {"features": qf, "weight": weight, "bias": bias})[0]
+    lexical = model.manifest.get("lexical")
+    if lexical and lexical["weight"]:  # the lexical evidence of the task's examples (model-artifact.md)
+        logits = logits + lexical["weight"] * lexical_scores(
+            [set(model.kept_rows(r["text"])) for r in support], [way[r["label"]] for r in support], len(labels),
+            [set(model.kept_rows(r["text"])) for r in query])
     pred = logits.argmax(1)
     accuracy = float(np.mean([labels[p] == r["label"] for p, r in zip(pred, query)]))
     # Frozen-encoder prototypes (cosine to class means of the static embeddings): the LLM-free baseline.

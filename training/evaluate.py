@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 EVALUATION_JSON = REPO / "docs" / "results" / "evaluation.json"  # what docs/benchmarks.md is printed from
 BASELINE_NAMES = ("prototypes", "logreg", "knn")
 NO_META = "edge_no_meta"  # algorithms.NO_META (not imported: torch stays lazy here); built by edge_no_meta_model
+LEXICAL = "edge_lexical"  # edge_no_meta plus lexical evidence from the task's examples (training/lexical.py)
 
 
 @dataclass
@@ -248,6 +249,13 @@ def _classifiers(method, protocol, encoder_name, part, train_set, valid_set, tas
 
         model = edge_no_meta_model(train_set.x.shape[1])
         return {s: meta_classifier(model) for s in tasks_by_shots}, {"model": model.constructor_args()}
+    if method == LEXICAL:
+        from training.algorithms import edge_no_meta_model
+        from training.lexical import DEFAULT_WEIGHT, edge_lexical_classifier
+
+        model = edge_no_meta_model(train_set.x.shape[1])
+        return ({s: edge_lexical_classifier(model) for s in tasks_by_shots},
+                {"model": model.constructor_args(), "lexical_weight": DEFAULT_WEIGHT})
     model, history, seconds, tcfg = _train_meta(method, protocol, encoder_name, part, train_set, valid_set, cfg)
     clf = meta_classifier(model)
     return {s: clf for s in tasks_by_shots}, {"history": history, "train_seconds": seconds, "train_config": tcfg}
@@ -281,7 +289,9 @@ def cross_dataset(target: str, encoder_name: str, method: str, cfg: EvalConfig) 
     for shots in cfg.cross_shots:
         support = labeled(encoder, part.meta_test[f"support_{shots}"])
         query = labeled(encoder, part.meta_test["query"], support.labels)
-        pred = clfs[shots](support.x, support.y, query.x)
+        clf = clfs[shots]
+        pred = (clf(support.x, support.y, query.x, support.texts, query.texts) if getattr(clf, "needs_texts", False)
+                else clf(support.x, support.y, query.x))
         rows.append({"protocol": "cross", "target": target, "encoder": encoder_name, "encoder_tag": encoder.tag,
                      "method": method, "ways": len(support.labels), "shots": shots,
                      "accuracy": float((pred == query.y).mean()), "n_query": int(len(query.y)),
@@ -305,7 +315,12 @@ def label_episodes(set_name: str, encoder_name: str, method: str, cfg: EvalConfi
         accs = []
         for _ in range(cfg.episodes):
             e = sampler.sample()
-            pred = clfs[shots](test.x[e.support], e.support_y, test.x[e.query])
+            clf = clfs[shots]
+            if getattr(clf, "needs_texts", False):
+                pred = clf(test.x[e.support], e.support_y, test.x[e.query],
+                           [test.texts[i] for i in e.support], [test.texts[i] for i in e.query])
+            else:
+                pred = clf(test.x[e.support], e.support_y, test.x[e.query])
             accs.append(float((pred == e.query_y).mean()))
         rows.append({"protocol": "episodes", "target": set_name, "encoder": encoder_name,
                      "encoder_tag": encoder.tag, "method": method, "ways": cfg.episode_ways, "shots": shots,
@@ -327,9 +342,13 @@ def run(cfg: EvalConfig) -> dict:
     for i, (protocol, target, enc, method) in enumerate(plan, 1):
         fn = cross_dataset if protocol == "cross" else label_episodes
         # The method's model shape is part of the key: a changed default must not be served from the cache.
-        model = NO_META_MODEL if method == NO_META else ALGORITHM_MODEL.get(method)
+        model = NO_META_MODEL if method in (NO_META, LEXICAL) else ALGORITHM_MODEL.get(method)
         key = (protocol, target, enc, method, RECIPE_VERSION, SHIPPED.key(), model, {k: settings[k] for k in (
             "cross_shots", "episode_ways", "episode_shots", "episode_query", "episodes", "valid_tasks", "train", "seed")})
+        if method == LEXICAL:
+            from training.lexical import DEFAULT_WEIGHT
+
+            key += ("lexical", DEFAULT_WEIGHT)
         if enc.endswith("-ctx") or enc.startswith("static-ctx"):  # the context net's recipe too (appended: older keys stay valid)
             key += (SHIPPED_CONTEXT.key(), SHIPPED_FORMAT)
         if enc == "static-meta":  # the student's recipe (its key holds its teacher's)
@@ -440,7 +459,7 @@ def _cli(args) -> None:
 
     for what, given, allowed in (("encoders", args.encoders, ENCODERS), ("protocols", args.protocols, ("cross", "episodes")),
                                  ("targets", args.targets, data.SETS),
-                                 ("methods", args.methods, BASELINE_NAMES + (NO_META,) + ALGORITHMS)):
+                                 ("methods", args.methods, BASELINE_NAMES + (NO_META, LEXICAL) + ALGORITHMS)):
         unknown = set(split(given)) - set(allowed)
         if unknown:
             raise data.DataError(f"unknown {what} {sorted(unknown)}; choose from {sorted(allowed)}")

@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { modelBroken } from "../errors";
 import { calibrationSchema } from "./confidence";
+import { lexicalSchema } from "./lexical";
 
 const tensorSpec = z.object({ name: z.string(), dtype: z.string(), shape: z.array(z.union([z.string(), z.number()])) });
 
@@ -45,6 +46,7 @@ export const manifestSchema = z.object({
   tolerance: z.object({ atol: z.number(), rtol: z.number() }).optional(),
   // The in-scope factor of the reported confidence (functions/model/confidence.ts); absent: plain softmax.
   calibration: calibrationSchema.optional(),
+  lexical: lexicalSchema.optional(),
 });
 
 export type Manifest = z.infer<typeof manifestSchema>;

@@ -4,6 +4,7 @@
 // exported inner loop), and `scoreInput` here encodes one input: label, confidence, top-k scores and the
 // nearest examples as demonstrations.
 import { calibratedConfidence } from "./confidence";
+import { fuseLexical, lexicalIndex, type LexicalIndex } from "./lexical";
 import { softmax, type Head, type LoadedModel } from "./runtime";
 import { nearest, type Support } from "./support";
 
@@ -58,7 +59,13 @@ export async function scoreInput(model: LoadedModel, support: Support, adapted: 
     const confidence = calibratedConfidence(1, demonstrations[0]?.similarity, model.manifest.calibration);
     return { modelVersion: model.version, adaptationId: null, label: only, confidence, scores: [{ label: only, score: 1 }], demonstrations };
   }
-  const probabilities = softmax(await model.logits(query, 1, adapted.head));
+  const logits = await model.logits(query, 1, adapted.head);
+  const weight = model.manifest.lexical?.weight ?? 0;
+  if (weight > 0) {
+    const index = supportLexicon(model, support, adapted.labels);
+    fuseLexical(logits, [input], index, weight, (text) => model.encoder.keptRows(text));
+  }
+  const probabilities = softmax(logits);
   const scores = adapted.labels
     .map((label, i) => ({ label, score: probabilities[i]! }))
     .sort((a, b) => b.score - a.score)
@@ -72,4 +79,19 @@ export async function scoreInput(model: LoadedModel, support: Support, adapted: 
     scores,
     demonstrations,
   };
+}
+
+// A support set's lexical index, built once per set object (the set is immutable and cached per task and
+// model version by functions/predictions.ts) and per label order of the head it serves.
+const lexicons = new WeakMap<Support, { key: string; index: LexicalIndex }>();
+
+function supportLexicon(model: LoadedModel, support: Support, labels: string[]): LexicalIndex {
+  const key = labels.join("\u0000");
+  const cached = lexicons.get(support);
+  if (cached && cached.key === key) return cached.index;
+  const way = new Map(labels.map((label, i) => [label, i]));
+  const ways = support.labels.map((label) => (label ? (way.get(label) ?? -1) : -1));
+  const index = lexicalIndex(support.inputs.map((text) => model.encoder.keptRows(text)), ways, labels.length);
+  lexicons.set(support, { key, index });
+  return index;
 }
