@@ -77,6 +77,11 @@ def write_manifest(out: Path, model, encoder: dict, algorithm: str, hyperparamet
         "golden": "golden.json",
         "tolerance": tolerance,
     }
+    if algorithm == "edge_no_meta":  # the shipped method also adds the task examples' lexical evidence
+        from training.lexical import DEFAULT_WEIGHT
+
+        manifest["lexical"] = {"kind": "support-tfidf", "weight": DEFAULT_WEIGHT,
+                               "chosen_on": "sgd only (python -m training.lexical select)"}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
 
