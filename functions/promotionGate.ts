@@ -67,7 +67,10 @@ async function score(model: LoadedModel, work: HeldOutTask[]): Promise<Map<strin
     const { labels, ways } = waysOf({ labels: task.support.map((s) => s.label) } as Parameters<typeof waysOf>[0]);
     const features = await model.featurise(task.support.map((s) => s.input));
     const { head } = await model.adapt(features, ways, labels.length);
-    const logits = await model.logits(await model.featurise(task.heldOut.map((h) => h.input)), task.heldOut.length, head);
+    // Ranked as executions rank them (scoreInput): the head plus the version's lexical evidence.
+    const heldOutRows = task.heldOut.map((h) => model.encoder.keptRows(h.input));
+    const logits = model.withLexical(await model.logits(await model.featuriseRows(heldOutRows), task.heldOut.length, head),
+      heldOutRows, model.lexicon(task.support.map((s) => s.input), ways, labels.length));
     const figures = out.get(task.accountId) ?? { correct: 0, total: 0, tasks: 0 };
     task.heldOut.forEach((h, i) => {
       let best = 0;

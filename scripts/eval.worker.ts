@@ -5,7 +5,6 @@ import { depsFor } from "../functions/deps";
 import { getActiveModel } from "../functions/predictions";
 import { waysOf } from "../functions/model/adaptation";
 import { calibratedConfidence } from "../functions/model/confidence";
-import { fuseLexical, lexicalIndex } from "../functions/model/lexical";
 import { softmax } from "../functions/model/runtime";
 import { nearest, type Support } from "../functions/model/support";
 import { logisticRegression, prototypes } from "./eval.baselines";
@@ -35,13 +34,12 @@ async function episode(env: Env, body: { support: Item[]; query: Item[]; oos?: I
   const adapted = await model.adapt(supportFeatures, ways, labels.length);
   const adaptMs = Date.now() - started;
   const n = body.query.length;
-  const queryFeatures = await model.featurise(body.query.map((q) => q.text));
-  // As scoreInput does: the head's logits plus the lexical evidence of the artifact's weight (0: none).
-  const weight = model.manifest.lexical?.weight ?? 0;
-  const tokensOf = (text: string) => model.encoder.keptRows(text);
-  const lexicon = lexicalIndex(body.support.map((s) => tokensOf(s.text)), ways, labels.length);
+  const queryRows = body.query.map((q) => model.encoder.keptRows(q.text));
+  const queryFeatures = await model.featuriseRows(queryRows);
+  // As scoreInput ranks labels: the head's logits plus the version's lexical evidence (none: unchanged).
+  const lexicon = model.lexicon(body.support.map((s) => s.text), ways, labels.length);
   const plainLogits = await model.logits(queryFeatures, n, adapted.head);
-  const logits = fuseLexical(Float32Array.from(plainLogits), body.query.map((q) => q.text), lexicon, weight, tokensOf);
+  const logits = model.withLexical(Float32Array.from(plainLogits), queryRows, lexicon);
   const truth = body.query.map((q) => index.get(q.label) ?? -1);
   const correctOf = (rows: Float32Array) => {
     let correct = 0;
@@ -71,9 +69,9 @@ async function episode(env: Env, body: { support: Item[]; query: Item[]; oos?: I
   const scored = await score(queryFeatures, n, logits);
   let oos: Scored | undefined;
   if (body.oos?.length) {
-    const oosFeatures = await model.featurise(body.oos.map((q) => q.text));
-    const oosLogits = await model.logits(oosFeatures, body.oos.length, adapted.head);
-    oos = await score(oosFeatures, body.oos.length, fuseLexical(oosLogits, body.oos.map((q) => q.text), lexicon, weight, tokensOf));
+    const oosRows = body.oos.map((q) => model.encoder.keptRows(q.text));
+    const oosFeatures = await model.featuriseRows(oosRows);
+    oos = await score(oosFeatures, body.oos.length, model.withLexical(await model.logits(oosFeatures, body.oos.length, adapted.head), oosRows, lexicon));
   }
   const dim = model.encoder.dim;
   const supportEmb = await model.encoder.encode(body.support.map((s) => s.text));

@@ -193,21 +193,30 @@ def ci95(values) -> float:
 
 # ---- methods -----------------------------------------------------------------------------------
 
-def meta_classifier(model):
-    """The edge path in PyTorch: adapter features, `adapt` (head init + inner loop), `logits`."""
+def meta_logits(model, sx, sy, qx) -> np.ndarray:
+    """The edge path in PyTorch: adapter features, `adapt` (head init + inner loop), `logits` [q, ways]."""
     import torch
     import torch.nn.functional as F
 
     from training import algorithms
 
-    def fit_predict(sx, sy, qx):
-        with torch.no_grad():
-            sf = model.features(torch.from_numpy(np.asarray(sx, np.float32)))
-            onehot = F.one_hot(torch.from_numpy(np.asarray(sy)), int(sy.max()) + 1).float()
-            w, b, _ = algorithms.adapt(model, sf, onehot)
-            qf = model.features(torch.from_numpy(np.asarray(qx, np.float32)))
-            return algorithms.logits(model, qf, w, b).argmax(-1).numpy()
-    return fit_predict
+    with torch.no_grad():
+        sf = model.features(torch.from_numpy(np.asarray(sx, np.float32)))
+        onehot = F.one_hot(torch.from_numpy(np.asarray(sy)), int(sy.max()) + 1).float()
+        w, b, _ = algorithms.adapt(model, sf, onehot)
+        qf = model.features(torch.from_numpy(np.asarray(qx, np.float32)))
+        return algorithms.logits(model, qf, w, b).numpy()
+
+
+def meta_classifier(model):
+    return lambda sx, sy, qx: meta_logits(model, sx, sy, qx).argmax(-1)
+
+
+def _predict(clf, sx, sy, qx, s_texts, q_texts):
+    """A classifier's predictions; one that reads the texts too (`needs_texts`) gets them."""
+    if getattr(clf, "needs_texts", False):
+        return clf(sx, sy, qx, s_texts, q_texts)
+    return clf(sx, sy, qx)
 
 
 def _train_meta(algorithm: str, protocol: str, encoder_name: str, part, train_set, valid_set, cfg: EvalConfig):
@@ -241,19 +250,17 @@ def _classifiers(method, protocol, encoder_name, part, train_set, valid_set, tas
             b = baselines.select(baselines.BASELINES[method](), tasks)
             out[shots], chosen[shots] = b.classifier(), b.chosen
         return out, {"chosen_on_meta_valid": chosen}
-    if method == NO_META:
+    if method in (NO_META, LEXICAL):
         # The edge path with nothing meta-learned: identity adapter (unit-normalised embeddings),
         # prototype-initialised head, a few plain inner steps (NO_META_MODEL). The control that says whether meta-training pays.
-        # algorithms.edge_no_meta_model is also what `python -m training default` exports.
-        from training.algorithms import edge_no_meta_model
-
-        model = edge_no_meta_model(train_set.x.shape[1])
-        return {s: meta_classifier(model) for s in tasks_by_shots}, {"model": model.constructor_args()}
-    if method == LEXICAL:
+        # algorithms.edge_no_meta_model is also what `python -m training default` exports. LEXICAL adds the
+        # lexical evidence of the task's examples, as that artifact's manifest tells the Worker to.
         from training.algorithms import edge_no_meta_model
         from training.lexical import DEFAULT_WEIGHT, edge_lexical_classifier
 
         model = edge_no_meta_model(train_set.x.shape[1])
+        if method == NO_META:
+            return {s: meta_classifier(model) for s in tasks_by_shots}, {"model": model.constructor_args()}
         return ({s: edge_lexical_classifier(model) for s in tasks_by_shots},
                 {"model": model.constructor_args(), "lexical_weight": DEFAULT_WEIGHT})
     model, history, seconds, tcfg = _train_meta(method, protocol, encoder_name, part, train_set, valid_set, cfg)
@@ -289,9 +296,7 @@ def cross_dataset(target: str, encoder_name: str, method: str, cfg: EvalConfig) 
     for shots in cfg.cross_shots:
         support = labeled(encoder, part.meta_test[f"support_{shots}"])
         query = labeled(encoder, part.meta_test["query"], support.labels)
-        clf = clfs[shots]
-        pred = (clf(support.x, support.y, query.x, support.texts, query.texts) if getattr(clf, "needs_texts", False)
-                else clf(support.x, support.y, query.x))
+        pred = _predict(clfs[shots], support.x, support.y, query.x, support.texts, query.texts)
         rows.append({"protocol": "cross", "target": target, "encoder": encoder_name, "encoder_tag": encoder.tag,
                      "method": method, "ways": len(support.labels), "shots": shots,
                      "accuracy": float((pred == query.y).mean()), "n_query": int(len(query.y)),
@@ -315,12 +320,8 @@ def label_episodes(set_name: str, encoder_name: str, method: str, cfg: EvalConfi
         accs = []
         for _ in range(cfg.episodes):
             e = sampler.sample()
-            clf = clfs[shots]
-            if getattr(clf, "needs_texts", False):
-                pred = clf(test.x[e.support], e.support_y, test.x[e.query],
-                           [test.texts[i] for i in e.support], [test.texts[i] for i in e.query])
-            else:
-                pred = clf(test.x[e.support], e.support_y, test.x[e.query])
+            pred = _predict(clfs[shots], test.x[e.support], e.support_y, test.x[e.query],
+                            [test.texts[i] for i in e.support], [test.texts[i] for i in e.query])
             accs.append(float((pred == e.query_y).mean()))
         rows.append({"protocol": "episodes", "target": set_name, "encoder": encoder_name,
                      "encoder_tag": encoder.tag, "method": method, "ways": cfg.episode_ways, "shots": shots,

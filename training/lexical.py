@@ -21,6 +21,7 @@ from 5 / 10 examples each, with the static student tuned without any sgd text; n
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import sys
@@ -64,32 +65,32 @@ def scores(support_tokens: list[np.ndarray], support_y: np.ndarray, ways: int,
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def _trimmed() -> tuple[list[int], np.ndarray]:
+    from training import distill
+
+    specials = distill.special_ids()
+    return specials, distill.trimmed_rows(distill._tokenizer().get_vocab_size(), specials)
+
+
 def token_sets(texts: list[str]) -> list[np.ndarray]:
     """The kept rows of each text under the shipped students' tokenizer and trimmed rows map."""
     from training import distill
 
-    specials = distill.special_ids()
-    rows = distill.trimmed_rows(distill._tokenizer().get_vocab_size(), specials)
+    specials, rows = _trimmed()  # one walk over the vocabulary per process, not per task
     return distill._bags(texts, distill.DistillConfig().max_tokens, specials, rows)
 
 
 def edge_lexical_classifier(model, weight: float = DEFAULT_WEIGHT):
-    """The edge path (adapter, `adapt`, `logits`) plus lexical evidence: fit_predict(sx, sy, qx, s_texts,
-    q_texts) -> predicted ways."""
-    import torch
-    import torch.nn.functional as F
-
-    from training import algorithms
+    """The edge path (evaluate.meta_logits) plus lexical evidence: fit_predict(sx, sy, qx, s_texts, q_texts)
+    -> predicted ways."""
+    from training.evaluate import meta_logits
 
     def fit_predict(sx, sy, qx, s_texts, q_texts):
-        ways = int(sy.max()) + 1
-        with torch.no_grad():
-            sf = model.features(torch.from_numpy(np.asarray(sx, np.float32)))
-            w, b, _ = algorithms.adapt(model, sf, F.one_hot(torch.from_numpy(np.asarray(sy)), ways).float())
-            lg = algorithms.logits(model, model.features(torch.from_numpy(np.asarray(qx, np.float32))), w, b).numpy()
+        logits = meta_logits(model, sx, sy, qx)
         if weight:
-            lg = lg + weight * scores(token_sets(s_texts), np.asarray(sy), ways, token_sets(q_texts))
-        return lg.argmax(1)
+            logits = logits + weight * scores(token_sets(s_texts), np.asarray(sy), int(sy.max()) + 1, token_sets(q_texts))
+        return logits.argmax(1)
 
     fit_predict.needs_texts = True
     return fit_predict

@@ -4,7 +4,8 @@
 // exported inner loop), and `scoreInput` here encodes one input: label, confidence, top-k scores and the
 // nearest examples as demonstrations.
 import { calibratedConfidence } from "./confidence";
-import { fuseLexical, lexicalIndex, type LexicalIndex } from "./lexical";
+import { waysOf } from "./adaptation";
+import type { LexicalIndex } from "./lexical";
 import { softmax, type Head, type LoadedModel } from "./runtime";
 import { nearest, type Support } from "./support";
 
@@ -46,7 +47,8 @@ export interface AdaptedHead {
 
 /** The prediction for one input against a task's support set and its adapted head. */
 export async function scoreInput(model: LoadedModel, support: Support, adapted: AdaptedHead | null, input: string): Promise<Prediction | NoPrediction> {
-  const query = await model.featurise([input]);
+  const rows = [model.encoder.keptRows(input)]; // tokenised once: features and lexical evidence
+  const query = await model.featuriseRows(rows);
   const demonstrations = nearest(support, model.features, query, DEMONSTRATIONS).map((n) => ({
     exampleId: support.ids[n.index]!,
     similarity: n.similarity,
@@ -59,13 +61,7 @@ export async function scoreInput(model: LoadedModel, support: Support, adapted: 
     const confidence = calibratedConfidence(1, demonstrations[0]?.similarity, model.manifest.calibration);
     return { modelVersion: model.version, adaptationId: null, label: only, confidence, scores: [{ label: only, score: 1 }], demonstrations };
   }
-  const logits = await model.logits(query, 1, adapted.head);
-  const weight = model.manifest.lexical?.weight ?? 0;
-  if (weight > 0) {
-    const index = supportLexicon(model, support, adapted.labels);
-    fuseLexical(logits, [input], index, weight, (text) => model.encoder.keptRows(text));
-  }
-  const probabilities = softmax(logits);
+  const probabilities = softmax(model.withLexical(await model.logits(query, 1, adapted.head), rows, supportLexicon(model, support)));
   const scores = adapted.labels
     .map((label, i) => ({ label, score: probabilities[i]! }))
     .sort((a, b) => b.score - a.score)
@@ -81,17 +77,15 @@ export async function scoreInput(model: LoadedModel, support: Support, adapted: 
   };
 }
 
-// A support set's lexical index, built once per set object (the set is immutable and cached per task and
-// model version by functions/predictions.ts) and per label order of the head it serves.
-const lexicons = new WeakMap<Support, { key: string; index: LexicalIndex }>();
+// A support set's lexical index (null: the version adds none), built once per set object: the set is
+// immutable and cached per task and model version by functions/predictions.ts, and its head's label order
+// is waysOf's, as the adaptation's.
+const lexicons = new WeakMap<Support, LexicalIndex | null>();
 
-function supportLexicon(model: LoadedModel, support: Support, labels: string[]): LexicalIndex {
-  const key = labels.join("\u0000");
-  const cached = lexicons.get(support);
-  if (cached && cached.key === key) return cached.index;
-  const way = new Map(labels.map((label, i) => [label, i]));
-  const ways = support.labels.map((label) => (label ? (way.get(label) ?? -1) : -1));
-  const index = lexicalIndex(support.inputs.map((text) => model.encoder.keptRows(text)), ways, labels.length);
-  lexicons.set(support, { key, index });
-  return index;
+function supportLexicon(model: LoadedModel, support: Support): LexicalIndex | null {
+  if (!lexicons.has(support)) {
+    const { labels, ways } = waysOf(support);
+    lexicons.set(support, model.lexicon(support.inputs, ways, labels.length));
+  }
+  return lexicons.get(support)!;
 }

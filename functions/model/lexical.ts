@@ -16,8 +16,6 @@ export const lexicalSchema = z.object({
   weight: z.number().nonnegative(),
 }).passthrough();
 
-export type LexicalConfig = z.infer<typeof lexicalSchema>;
-
 export interface LexicalIndex {
   ways: number;
   idf: Map<number, number>;
@@ -71,17 +69,12 @@ export function lexicalScores(index: LexicalIndex, tokens: number[]): Float64Arr
   return out;
 }
 
-/** Adds `weight` × scores to one row of logits (in place) and returns it. */
-export function addLexical(logits: Float32Array, offset: number, scores: Float64Array, weight: number): Float32Array {
-  if (weight === 0) return logits;
-  for (let k = 0; k < scores.length; k++) logits[offset + k] = logits[offset + k]! + weight * scores[k]!;
-  return logits;
-}
-
-/** Adds the lexical evidence of `texts` to their rows of `logits` ([texts.length × index.ways], in place),
- *  with `tokensOf` the encoder's kept rows of a text; weight 0 leaves them as they are. */
-export function fuseLexical(logits: Float32Array, texts: string[], index: LexicalIndex, weight: number, tokensOf: (text: string) => number[]): Float32Array {
-  if (weight === 0) return logits;
-  texts.forEach((text, i) => addLexical(logits, i * index.ways, lexicalScores(index, tokensOf(text)), weight));
+/** Adds `weight` × each text's scores to its row of `logits` ([texts × index.ways], in place), with
+ *  `tokens[i]` the kept rows of text i. */
+export function fuseLexical(logits: Float32Array, tokens: number[][], index: LexicalIndex, weight: number): Float32Array {
+  tokens.forEach((t, i) => {
+    const scores = lexicalScores(index, t);
+    for (let k = 0; k < index.ways; k++) logits[i * index.ways + k] = logits[i * index.ways + k]! + weight * scores[k]!;
+  });
   return logits;
 }

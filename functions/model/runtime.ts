@@ -2,6 +2,7 @@
 // (ORT sessions). Pure computation on typed arrays; loading and caching live in loader.ts.
 import { modelUnavailable } from "../errors";
 import type { Manifest } from "./artifact";
+import { fuseLexical, lexicalIndex, type LexicalIndex } from "./lexical";
 import { releasedCount, Tensor, type Session } from "./ort";
 import type { StaticEncoder } from "./staticEncoder";
 
@@ -52,6 +53,25 @@ export class LoadedModel {
   async featurise(texts: string[]): Promise<Float32Array> {
     if (texts.length === 0) return new Float32Array(0);
     return this.adapterFeatures(await this.encoder.encode(texts), texts.length);
+  }
+
+  /** The same from each text's kept rows (`encoder.keptRows`), when the caller also needs the rows. */
+  async featuriseRows(rowsPerText: number[][]): Promise<Float32Array> {
+    if (rowsPerText.length === 0) return new Float32Array(0);
+    return this.adapterFeatures(await this.encoder.encodeRows(rowsPerText), rowsPerText.length);
+  }
+
+  /** The lexical index of a support set (`ways[i]`: example i's way, -1 unlabelled), or null when this
+   *  version adds no lexical evidence (manifest `lexical` absent or weight 0): nothing is tokenised then. */
+  lexicon(texts: string[], ways: ArrayLike<number>, wayCount: number): LexicalIndex | null {
+    if (!(this.manifest.lexical?.weight ?? 0)) return null;
+    return lexicalIndex(texts.map((text) => this.encoder.keptRows(text)), ways, wayCount);
+  }
+
+  /** The logits a task ranks its labels by: `logits` of the head plus, with a lexicon, the lexical evidence
+   *  of each text's kept rows (in place; lexical.ts). Every caller that ranks labels goes through here. */
+  withLexical(logits: Float32Array, rowsPerText: number[][], lexicon: LexicalIndex | null): Float32Array {
+    return lexicon ? fuseLexical(logits, rowsPerText, lexicon, this.manifest.lexical!.weight) : logits;
   }
 
   async adapterFeatures(embeddings: Float32Array, n: number): Promise<Float32Array> {

@@ -97,8 +97,12 @@ export class StaticEncoder {
   /** Sentence embeddings, float32 [texts.length × dim], row-major: the mean of the kept rows, then
    *  (when the artifact has one) the context net over them. */
   async encode(texts: string[]): Promise<Float32Array> {
-    const rows = texts.map((text) => this.keptRows(text));
-    return this.context ? this.contextual(rows) : this.means(rows);
+    return this.encodeRows(texts.map((text) => this.keptRows(text)));
+  }
+
+  /** The same from each text's kept rows (`keptRows`), for callers that also need the rows themselves. */
+  async encodeRows(rowsPerText: number[][]): Promise<Float32Array> {
+    return this.context ? this.contextual(rowsPerText) : this.means(rowsPerText);
   }
 
   private means(rowsPerText: number[][]): Float32Array {

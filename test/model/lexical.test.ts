@@ -35,10 +35,10 @@ describe("lexical scores", () => {
     const withUnlabelled = lexicalIndex([...support, [2, 3]], [...ways, -1], 3);
     expect(Array.from(lexicalScores(withUnlabelled, queries[0]!))[0]).toBeCloseTo(expected[0]![0]!, 10);
     const logits = new Float32Array([1, 2, 3, 1, 2, 3]);
-    fuseLexical(logits, ["a", "b"], lexicalIndex(support, ways, 3), 8, (t) => (t === "a" ? [2, 3, 9] : [6]));
+    fuseLexical(logits, [[2, 3, 9], [6]], lexicalIndex(support, ways, 3), 8);
     expect(Array.from(logits)).toEqual(Array.from(new Float32Array([1 + 8 * 0.553378934321, 2, 3, 1, 2 + 8 * 0.752039533316, 3])));
     const untouched = new Float32Array([1, 2, 3]);
-    fuseLexical(untouched, ["a"], lexicalIndex(support, ways, 3), 0, () => [2, 3]);
+    fuseLexical(untouched, [[2, 3]], lexicalIndex(support, ways, 3), 0);
     expect(Array.from(untouched)).toEqual([1, 2, 3]);
   });
 });
