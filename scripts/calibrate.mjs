@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-// npm run calibrate -- [--artifact DIR] [--out DIR] [--episodes E]
+// npm run calibrate -- [--artifact DIR] [--out DIR] [--fit-with DIR] [--episodes E]
 // Fits the in-scope factor of the confidence (functions/model/confidence.ts) for an artifact and writes
 // a calibrated copy: the same files, its manifest with `calibration` and a version ending in "-cal".
+// --fit-with runs the episodes on another artifact: the artifact's twin whose encoder never saw SGD's
+// labels (python -m training default --encoder static-meta-calibration), for an artifact whose encoder
+// did, so that SGD stands for a domain the encoder has not seen, as a customer's does.
 //
 // Data: only ../shared/data/sgd (multi-domain user turns kept for source tasks, never an evaluation
 // target). Each episode is a task of some SGD intents (5 or 10 shots of each, from train.jsonl) whose
@@ -21,7 +24,7 @@ import { guardWorkerd } from "./workerd-guard/guard.mjs";
 
 guardWorkerd(); // before workerd starts (scripts/workerd-guard/guard.mjs)
 const ROOT = resolve(import.meta.dirname, "..");
-const { values: opt } = parseArgs({ options: { artifact: { type: "string" }, out: { type: "string" }, episodes: { type: "string", default: "24" }, seed: { type: "string", default: "7" } } });
+const { values: opt } = parseArgs({ options: { artifact: { type: "string" }, out: { type: "string" }, "fit-with": { type: "string" }, episodes: { type: "string", default: "24" }, seed: { type: "string", default: "7" } } });
 const DATA = resolve(process.env.ADAPTAGENT_DATA_DIR ?? resolve(ROOT, "../shared/data"));
 const log = (m) => console.error(`[calibrate] ${m}`);
 const src = (f) => join(DATA, "sgd", f);
@@ -32,6 +35,9 @@ if (!existsSync(src("train.jsonl"))) {
 const artifactDir = resolveArtifact(opt.artifact);
 const { manifest } = verifyArtifact(artifactDir);
 log(describeArtifact(artifactDir, manifest));
+const fitDir = opt["fit-with"] ? resolveArtifact(opt["fit-with"]) : artifactDir;
+const fitManifest = fitDir === artifactDir ? manifest : verifyArtifact(fitDir).manifest;
+if (fitDir !== artifactDir) log(`episodes run on ${describeArtifact(fitDir, fitManifest)}`);
 const outDir = resolve(opt.out ?? join(ROOT, ".cache", "models", `${manifest.version.replace(/-cal$/, "")}-cal`));
 
 const rows = (f) => readJsonl(src(f)).map(({ text, label }) => ({ text, label }));
@@ -42,7 +48,7 @@ const intents = [...train.keys()].filter((l) => train.get(l).length >= 10 && (te
 const rand = rng(Number(opt.seed)); // the same episodes on every run
 const shuffle = (xs) => shuffleWith(xs, rand);
 
-const worker = await startEvalWorker(artifactDir);
+const worker = await startEvalWorker(fitDir);
 const inScope = [];
 const outOfScope = [];
 try {
@@ -89,6 +95,7 @@ const calibration = {
   fitted_on: `sgd: ${Number(opt.episodes)} episodes of 2-20 intents x 5/10 shots, held-out intents as out-of-scope (scripts/calibrate.mjs, seed ${opt.seed})`,
   objective: "mean of out-of-scope routed to the LLM and in-scope answered by the model, at the default threshold",
   threshold: DEFAULT_THRESHOLD, source_figures: best.f, source_figures_uncalibrated: plain,
+  ...(fitDir !== artifactDir ? { fitted_with: { version: fitManifest.version, encoder: fitManifest.encoder.tag, teacher: fitManifest.encoder.teacher } } : {}),
 };
 mkdirSync(outDir, { recursive: true });
 if (outDir !== resolve(artifactDir)) for (const f of manifest.files) copyFileSync(join(artifactDir, f.name), join(outDir, f.name));

@@ -44,14 +44,15 @@ def _valid_vs_prototypes(result: dict, cfg) -> dict:
 
 
 def _measured(cfg, model, encoder) -> dict:
-    """The method's measured cross-dataset numbers (docs/results/evaluation.json) for the manifest: on the
-    shipped student for a static build (the evaluated `static-shipped` encoder is this very encoder), else
-    on the teacher. edge_no_meta rows also record their model, so the manifest says whether they match."""
+    """The method's measured cross-dataset numbers (docs/results/evaluation.json) for the manifest: for the
+    default student, its recipe's cross-clean rows ("static-meta": one build per target, without any of its
+    texts); for the other static builds the evaluated encoder itself; else the teacher's. edge_no_meta rows
+    also record their model, so the manifest says whether they match."""
     from training import evaluate
     from training.algorithms import NO_META
     name = {"static": "static-shipped", "static-ctx": "static-ctx-shipped"}.get(cfg.encoder, cfg.encoder)
     if cfg.encoder.startswith("artifact:"):
-        name = "static-ctx-artifact"  # evaluate.py's name for the committed artifact's encoder
+        name = "artifact"  # evaluate.py's name for the committed artifact's encoder
     if cfg.algorithm == NO_META:
         return evaluate.measured_cross_dataset(cfg.algorithm, name, model_args=model.constructor_args(),
                                                encoder_tag=encoder.tag)

@@ -109,7 +109,7 @@ def tune_for_account(base: StaticEncoder, basis: np.ndarray, teacher, account_te
     after = {"account_valid_cos": cos_on(table, is_account), "base_valid_cos": cos_on(table, lambda i: not is_account(i))}
     moved = int((np.abs(table - table0).max(axis=1) > 1e-6).sum())
     q, scales = quantize_rows(table)
-    student = StaticEncoder(q, scales, base.tokenizer_json, specials, base.max_tokens, base.rows, name)
+    student = StaticEncoder(q, scales, base.tokenizer_json, specials, base.max_tokens, base.rows, name, base.teacher)
     report = {"config": asdict(cfg), "base_tag": base.tag, "account_texts": len(texts), "account_valid": n_valid,
               "replay_texts": len(replay), "rows_moved": moved, "before": before, "after": after, "log": log,
               "tag": student.tag, "seconds": round(time.time() - t0, 1)}
@@ -172,14 +172,22 @@ def base_student(base: Path) -> tuple[StaticEncoder, dict]:
 
 
 def shipped_basis(student: StaticEncoder) -> np.ndarray:
-    """The basis of the shipped recipe's student (the default artifact's), recomputed; other students
+    """The basis of the default recipe's student (the default artifact's), recomputed; other students
     need theirs passed in (`--basis`): their tuning corpus is not recorded in the artifact."""
-    from training.distill import SHIPPED, SHIPPED_IN_ARTIFACT, student_basis
+    from training.distill import DEFAULT_STUDENT, SHIPPED_IN_ARTIFACT, student_basis
 
     if student.tag != SHIPPED_IN_ARTIFACT["static_tag"]:
-        raise ValueError(f"the base student {student.tag} is not the shipped recipe's "
+        raise ValueError(f"the base student {student.tag} is not the default recipe's "
                          f"({SHIPPED_IN_ARTIFACT['static_tag']}): pass its basis with --basis FILE.npy")
-    return student_basis(SHIPPED, None)
+    return student_basis(DEFAULT_STUDENT, None)
+
+
+def shipped_teacher():
+    """Whom the default recipe's student learned from: its targets for an account come from the same
+    encoder (trained once and cached under .cache/encoders)."""
+    from training.distill import DEFAULT_STUDENT, teacher_for
+
+    return teacher_for(DEFAULT_STUDENT, None)
 
 
 def _golden(out: Path, manifest: dict, base_golden: dict) -> dict:
@@ -231,7 +239,8 @@ def build_account_artifact(base: Path, texts: list[str], account_id: str, out: P
         raise FileExistsError(f"{out} already holds an artifact; versions are immutable")
     mf.verify_artifact(base)
     student, base_manifest = base_student(base)
-    basis = shipped_basis(student) if basis is None else basis
+    if basis is None:  # the default recipe's student: its basis and its teacher are recomputed
+        basis, teacher = shipped_basis(student), teacher or shipped_teacher()
     part = data.all_sets_partition()
     tuned, report = tune_for_account(student, basis, teacher or TeacherEncoder(), texts,
                                      [u.text for u in part.meta_train], [u.text for u in part.meta_valid], cfg)
@@ -273,7 +282,7 @@ def add_command(subparsers) -> None:
                    help="the account's texts: the Worker's snapshot corpus/<account>/texts.jsonl ({\"text\"} per line)")
     p.add_argument("--account", required=True, help="the account id the version will serve")
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--basis", type=Path, help="the base student's projection basis (.npy), if not the shipped recipe's")
+    p.add_argument("--basis", type=Path, help="the base student's projection basis (.npy), if not the default recipe's (its teacher is then taken to be all-MiniLM-L6-v2)")
     p.add_argument("--max-texts", type=int, default=AccountTuneConfig.max_texts)
     p.set_defaults(run=_run)
 

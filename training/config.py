@@ -17,7 +17,7 @@ class ConfigError(ValueError):
 class TrainConfig:
     # what to learn
     algorithm: str = "meta_sgd"        # one of algorithms.BUILDABLE: a meta-learning algorithm or "edge_no_meta"
-    encoder: str = "static-ctx"        # students.get_encoder name: "static-ctx" (edge), "static", "teacher", "artifact:<dir>"
+    encoder: str = "static-meta"       # students.get_encoder name: "static-meta" (the edge's), "static-ctx", "static", "teacher", "artifact:<dir>"
     protocol: str = "all"              # "all" | "cross:<target set>" | "labels:<set>"
     # episodes
     ways: int = 10
@@ -56,8 +56,11 @@ class TrainConfig:
     def validate(self) -> "TrainConfig":
         if self.algorithm not in BUILDABLE:
             raise ConfigError(f"algorithm must be one of {BUILDABLE}, got {self.algorithm!r}")
-        if self.encoder not in ENCODER_NAMES and not self.encoder.startswith("artifact:"):
-            raise ConfigError(f"encoder must be one of {ENCODER_NAMES}, got {self.encoder!r}")
+        name, _, held_out = self.encoder.partition(":")
+        if not (self.encoder in ENCODER_NAMES or (name == "artifact" and held_out)
+                or (name in ("static", "static-ctx", "static-meta") and held_out in ("clinc150", "banking77", "hwu64"))):
+            raise ConfigError(f"encoder must be one of {ENCODER_NAMES}, 'artifact:<dir>' or "
+                              f"'static|static-ctx|static-meta:<held-out set>', got {self.encoder!r}")
         kind, _, arg = self.protocol.partition(":")
         if kind not in ("all", "cross", "labels") or (kind != "all" and arg not in ("clinc150", "banking77", "hwu64")):
             raise ConfigError(f"protocol must be 'all', 'cross:<set>' or 'labels:<set>', got {self.protocol!r}")

@@ -381,18 +381,20 @@ def train_context(static: StaticEncoder, cfg: ContextConfig, tune_texts: list[st
 
 
 def build_context_student(cfg: ContextConfig = SHIPPED_CONTEXT, holdout: str | None = None,
-                          student=None) -> ContextEncoder:
+                          student=None, teacher=None) -> ContextEncoder:
     """A static student (the shipped recipe unless `student`, a DistillConfig, says otherwise) plus a
-    context net trained on the same tuning corpus; cached."""
-    from training.distill import ENCODERS_CACHE, RECIPE_VERSION, SHIPPED, build_student, tuning_corpus
+    context net trained on the same tuning corpus towards the student's own teacher (distill.teacher_for)
+    unless `teacher` is given; cached."""
+    from training.distill import ENCODERS_CACHE, RECIPE_VERSION, SHIPPED, build_student, teacher_for, tuning_corpus
 
     student = student or SHIPPED
-    out = ENCODERS_CACHE / f"context-r{RECIPE_VERSION}-{student.key()}-{cfg.key()}-{holdout or 'all'}"
+    named = "" if teacher is None else f"-{teacher.tag}"
+    out = ENCODERS_CACHE / f"context-r{RECIPE_VERSION}-{student.key()}-{cfg.key()}{named}-{holdout or 'all'}"
     if (out / META_FILE).is_file():
         return ContextEncoder.load(out)
     static = build_student(student, holdout)
     tune, valid = tuning_corpus(holdout, student.corpus)
-    enc, report = train_context(static, cfg, tune, valid)
+    enc, report = train_context(static, cfg, tune, valid, teacher=teacher or teacher_for(student, holdout))
     report["holdout"] = holdout
     tmp = out.with_name(out.name + ".tmp")
     enc.save(tmp, provenance=report)

@@ -91,8 +91,10 @@ ENCODERS = {
     # The static student + its context net (training/context_encoder.py), shipped and held-out builds.
     "static-ctx-shipped": lambda holdout: _context(None),
     "static-ctx": lambda holdout: _context(holdout),
-    # The encoder of the committed default artifact, read back from its files (what the Worker runs, int8
-    # context graph included): tuned on every set's train split, like static-ctx-shipped.
+    # The encoder of the committed default artifact, read back from its files (what the Worker runs):
+    # tuned on every set's train split, so not cross-clean. "static-ctx-artifact" is the name its rows
+    # carried while the default had a context net (their encoder_tag says which build).
+    "artifact": lambda holdout: _artifact_encoder(),
     "static-ctx-artifact": lambda holdout: _artifact_encoder(),
     # The same recipes with ../shared/data/sgd's user turns added to the tuning corpus (distill.CORPORA);
     # held-out builds never see any text of the target (cross-clean).
@@ -162,9 +164,9 @@ _TEACHER: list = []
 
 
 def _artifact_encoder():
-    from training.context_encoder import ArtifactContextEncoder
+    from training.students import artifact_encoder
 
-    return ArtifactContextEncoder(REPO / "models" / "default")
+    return artifact_encoder(REPO / "models" / "default")
 
 
 def _teacher():
@@ -352,6 +354,8 @@ def run(cfg: EvalConfig) -> dict:
             key += ("lexical", DEFAULT_WEIGHT)
         if enc.endswith("-ctx") or enc.startswith("static-ctx"):  # the context net's recipe too (appended: older keys stay valid)
             key += (SHIPPED_CONTEXT.key(), SHIPPED_FORMAT)
+        if enc in ("artifact", "static-ctx-artifact"):  # which build models/default holds now
+            key += (json.loads((REPO / "models" / "default" / "manifest.json").read_text())["encoder"]["tag"],)
         if enc == "static-meta":  # the student's recipe (its key holds its teacher's)
             key += (replace(SHIPPED, **STATIC_META).key(),)
         if "-sgd" in enc:  # the corpus changes the student: its config key too

@@ -43,6 +43,7 @@ class StaticEncoder:
     max_tokens: int = 128
     rows: np.ndarray | None = None  # int32 [vocab_size]: token id -> row, -1 = ignored
     name: str = "static-minilm"  # human part of the tag; a content hash is appended
+    teacher: str = TEACHER_NAME  # whom the table was distilled from (the manifest's encoder.teacher)
 
     def __post_init__(self) -> None:
         from tokenizers import Tokenizer
@@ -111,7 +112,7 @@ class StaticEncoder:
         section = {
             "kind": "static",
             "tag": self.tag,
-            "teacher": TEACHER_NAME,
+            "teacher": self.teacher,
             "dim": self.dim,
             "rows": int(self.table.shape[0]),
             "vocab_size": int(self.vocab_size),
@@ -142,7 +143,8 @@ class StaticEncoder:
         scales = np.fromfile(d / files["scales"], dtype="<f4")
         rows = np.fromfile(d / files["rows"], dtype="<i4") if files.get("rows") else None
         enc = cls(table.reshape(n, dim), scales, (d / "tokenizer.json").read_text(encoding="utf-8"),
-                  list(section["special_ids"]), int(section["max_tokens"]), rows, name)
+                  list(section["special_ids"]), int(section["max_tokens"]), rows, name,
+                  str(section.get("teacher", TEACHER_NAME)))
         if section.get("tag") and section["tag"] != enc.tag:
             raise ValueError(f"{d}: files hash to tag {enc.tag}, the manifest says {section['tag']}")
         return enc

@@ -7,38 +7,66 @@ what it builds on, and this module alone knows all three.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from training.context_encoder import SHIPPED_CONTEXT, ArtifactContextEncoder, SMOKE_CONTEXT, build_context_student
-from training.distill import SHIPPED, build_student, shipped_student
+from training.distill import CALIBRATION_STUDENT, DEFAULT_STUDENT, SHIPPED, build_student, default_student, shipped_student
 from training.encoders import TEACHER_TAG, Encoder, TeacherEncoder
+from training.static_encoder import StaticEncoder
 
-ENCODER_NAMES = ("static-ctx", "static", "teacher", "static-ctx-smoke")
+ENCODER_NAMES = ("static-meta", "static-meta-calibration", "static-ctx", "static", "teacher", "static-ctx-smoke")
 
 
 def get_encoder(name: str) -> Encoder:
-    """"teacher" -> TeacherEncoder; "static" -> the static edge student (built once, cached);
-    "static-ctx" -> that student plus its context net, the shipped edge encoder; "static-ctx-smoke" ->
-    the same code path trained for seconds (the Worker tests' artifact).
+    """"teacher" -> TeacherEncoder; "static-meta" -> the default artifact's edge encoder: the static
+    student of the episodically trained teacher (distill.DEFAULT_STUDENT; built once, cached); "static"
+    -> the same recipe distilled from all-MiniLM-L6-v2 as shipped; "static-ctx" -> that student plus its
+    context net (the default encoder until 2026-12-05); "static-ctx-smoke" -> a context net over the
+    default student trained for seconds (the Worker tests' artifact: the code path, not the accuracy);
+    "static-meta-calibration" -> the default student's twin whose teacher never saw sgd, with which the
+    confidence calibration is fitted on sgd (distill.CALIBRATION_STUDENT).
 
     "static:<target>" -> the student tuned without any text of cross-dataset target <target>
-    (what the cross-dataset evaluation of that target must use).
+    (what the cross-dataset evaluation of that target must use). "static-meta:<target>" -> the default
+    recipe built for <target>, cross-clean: neither its teacher's sources nor its tuning corpus hold any
+    text of <target> (evaluate.py's "static-meta").
 
     "artifact:<folder>" -> the edge encoder of a built artifact (e.g. artifact:models/default), read
     back from its files: rebuilds the model on the same encoder without retraining it.
     """
     if name.startswith("artifact:"):
-        return ArtifactContextEncoder(name.split(":", 1)[1])
+        return artifact_encoder(name.split(":", 1)[1])
     if name in ("teacher", TEACHER_TAG):
         return TeacherEncoder()
     if name.startswith("static-ctx"):  # the static student + its context net (training/context_encoder.py)
         base, _, holdout = name.partition(":")
         if base not in ("static-ctx", "static-ctx-smoke"):
             raise ValueError(f"unknown encoder {name!r}")
-        return build_context_student(SMOKE_CONTEXT if base == "static-ctx-smoke" else SHIPPED_CONTEXT, holdout or None)
+        if base == "static-ctx-smoke":  # the frozen model as the net's teacher: no teacher to train first
+            return build_context_student(SMOKE_CONTEXT, holdout or None, student=DEFAULT_STUDENT, teacher=TeacherEncoder())
+        return build_context_student(SHIPPED_CONTEXT, holdout or None)
+    if name == "static-meta":
+        return default_student()
+    if name == "static-meta-calibration":
+        return build_student(CALIBRATION_STUDENT, None)
+    if name.startswith("static-meta:"):  # cross-clean: no text of the target in the corpus or the teacher's sources
+        return build_student(replace(DEFAULT_STUDENT, corpus="sets-clean"), name.split(":", 1)[1])
     if name == "static" or name.startswith("static:"):
         holdout = name.split(":", 1)[1] if ":" in name else None
         return shipped_student(holdout=holdout)
     raise ValueError(f"unknown encoder {name!r}: expected one of {ENCODER_NAMES} (':<target>' for a held-out set)")
+
+
+def artifact_encoder(directory) -> Encoder:
+    """The edge encoder of a built artifact, read back from its files exactly as the Worker reads them:
+    the static student, with its context net when the artifact has one."""
+    from pathlib import Path
+
+    d = Path(directory)
+    section = json.loads((d / "manifest.json").read_text(encoding="utf-8"))["encoder"]
+    if "context" in section.get("files", {}):
+        return ArtifactContextEncoder(d)
+    return StaticEncoder.load(d, section)  # refuses any other kind, and files that do not hash to the tag
 
 
 def add_command(subparsers) -> None:

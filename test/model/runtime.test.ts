@@ -100,9 +100,15 @@ describe.each([["the test artifact", undefined], ["the shipped default artifact"
   });
 
   if (artifact === SHIPPED) {
-    it("is the full default build, not a smoke build: a 2-layer context net over the static table", () => {
-      expect(manifest.encoder.files.context).toBe("context.onnx");
-      expect(manifest.encoder.context?.layers).toBe(2);
+    it("is the full default build, not a smoke build: the static student of the trained teacher, calibrated, with lexical evidence", () => {
+      expect(manifest.encoder.kind).toBe("static");
+      expect(manifest.encoder.files.context).toBeUndefined(); // the context net paid only on domains its corpus covered
+      expect(manifest.encoder.teacher).toMatch(/trained: meta-episodic-/);
+      expect(manifest.lexical?.weight).toBeGreaterThan(0);
+      // fitted on sgd with the twin whose teacher never saw sgd's labels
+      const fittedWith = (manifest.calibration as { fitted_with?: { teacher?: string } } | undefined)?.fitted_with;
+      expect(fittedWith?.teacher).toMatch(/trained: meta-episodic-[0-9a-f]+-all/);
+      expect(fittedWith?.teacher).not.toBe(manifest.encoder.teacher);
     });
   }
 });

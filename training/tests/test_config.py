@@ -18,7 +18,10 @@ def test_precedence_and_errors(tmp_path):
     path.write_text(json.dumps({"ways": 7, "meta_steps": 3}))
     cfg = load_config("smoke", path, meta_steps=9, algorithm=None)
     assert (cfg.ways, cfg.meta_steps, cfg.tasks_per_batch) == (7, 9, PRESETS["smoke"]["tasks_per_batch"])
-    for bad in ({"algorithm": "sgd"}, {"encoder": "bert"}, {"protocol": "cross:imdb"}, {"ways": 1}, {"wayz": 5}):
+    for ok in ("static-meta", "static-meta:banking77", "static-ctx:hwu64", "artifact:models/default"):
+        assert load_config("default", None, encoder=ok).encoder == ok
+    for bad in ({"algorithm": "sgd"}, {"encoder": "bert"}, {"encoder": "static-meta:imdb"}, {"encoder": "teacher:hwu64"},
+                {"encoder": "artifact:"}, {"protocol": "cross:imdb"}, {"ways": 1}, {"wayz": 5}):
         with pytest.raises(ConfigError):
             load_config(None, None, **bad)
     with pytest.raises(ConfigError):

@@ -143,3 +143,23 @@ def test_an_artifacts_encoder_read_back_encodes_what_it_shipped_and_rebuilds(tmp
     # no float32 net to compare the int8 graph with: the figures measured at the first build, said so
     assert man["metrics"]["context_int8_vs_fp32_cosine_min"] == before["metrics"]["context_int8_vs_fp32_cosine_min"]
     assert man["metrics"]["context_int8_measured_in"] == str(first)
+
+
+def test_an_artifacts_encoder_is_read_back_in_its_own_shape(tmp_path):
+    """students.artifact_encoder: a static artifact reads back as its static student (what the Worker
+    encodes with), one with a context net as ArtifactContextEncoder."""
+    from training import algorithms, export
+    from training.context_encoder import ArtifactContextEncoder
+    from training.students import artifact_encoder
+
+    static = _static()
+    plain = tmp_path / "static"
+    export.build_artifact(algorithms.edge_no_meta_model(static.dim), static, plain, algorithms.NO_META, {})
+    back = artifact_encoder(plain)
+    assert isinstance(back, StaticEncoder) and back.tag == static.tag
+    np.testing.assert_array_equal(back.encode(TEXTS), static.encode(TEXTS))
+    cfg = ContextConfig(layers=1, ffn=32)
+    ctx = tmp_path / "ctx"
+    export.build_artifact(algorithms.edge_no_meta_model(static.dim), ContextEncoder(static, cfg, _random_state(static, cfg)),
+                          ctx, algorithms.NO_META, {})
+    assert isinstance(artifact_encoder(ctx), ArtifactContextEncoder)

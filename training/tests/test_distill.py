@@ -112,19 +112,21 @@ def test_tiny_vocabulary_distillation_reproduces_teacher_similarities():
     assert report["quant_max_abs_error"] < 0.01
 
 
-def test_shipped_student_comes_from_the_default_artifact_only_for_its_own_recipe(monkeypatch):
-    from training.distill import ENCODERS_CACHE, RECIPE_VERSION, SHIPPED_IN_ARTIFACT, student_from_default_artifact
+def test_default_student_comes_from_the_default_artifact_only_for_its_own_recipe(monkeypatch):
+    from training.distill import (DEFAULT_STUDENT, ENCODERS_CACHE, RECIPE_VERSION, SHIPPED_IN_ARTIFACT,
+                                  student_from_default_artifact)
 
-    committed = student_from_default_artifact(SHIPPED, None)
+    committed = student_from_default_artifact(DEFAULT_STUDENT, None)
     assert committed is not None and committed.tag == SHIPPED_IN_ARTIFACT["static_tag"]
-    assert SHIPPED_IN_ARTIFACT["key"] == f"r{RECIPE_VERSION}-{SHIPPED.key()}"
+    assert SHIPPED_IN_ARTIFACT["key"] == f"r{RECIPE_VERSION}-{DEFAULT_STUDENT.key()}"
     # anything else is built: a held-out target, another recipe, or a forced rebuild
-    assert student_from_default_artifact(SHIPPED, "banking77") is None
-    assert student_from_default_artifact(replace(SHIPPED, dim=128), None) is None
+    assert student_from_default_artifact(DEFAULT_STUDENT, "banking77") is None
+    assert student_from_default_artifact(SHIPPED, None) is None  # the same recipe from all-MiniLM-L6-v2
+    assert student_from_default_artifact(replace(DEFAULT_STUDENT, dim=128), None) is None
     monkeypatch.setenv("ADAPTAGENT_REBUILD_STUDENT", "1")
-    assert student_from_default_artifact(SHIPPED, None) is None
-    # Where this machine has built the shipped recipe itself, the committed student is that very one.
-    built = ENCODERS_CACHE / f"{SHIPPED.name}-r{RECIPE_VERSION}-{SHIPPED.key()}-all"
+    assert student_from_default_artifact(DEFAULT_STUDENT, None) is None
+    # Where this machine has built the default recipe itself, the committed student is that very one.
+    built = ENCODERS_CACHE / f"{DEFAULT_STUDENT.name}-r{RECIPE_VERSION}-{DEFAULT_STUDENT.key()}-all"
     if (built / "static_encoder.json").is_file():
         import json
 
