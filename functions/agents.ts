@@ -5,7 +5,7 @@ import type { z } from "zod";
 import type { Deps } from "./deps";
 import { notFound, validationFailed } from "./errors";
 import { isAllowedBaseUrl, type LlmEnv } from "./llm";
-import { rowsByIds } from "./d1";
+import { rowsByIds, type SqlCondition } from "./d1";
 import { listPage } from "./pagination";
 import { nowIso, toAgent, type AgentRow } from "./rows";
 import type { Agent, Page, PageArgs } from "./types";
@@ -25,6 +25,12 @@ function checkBaseUrl(deps: Deps, url: string | null | undefined): void {
 /** The agent's row, for callers that batch it with other reads (read it back with agentOfRow). */
 export const agentStatement = (deps: Deps, id: string) =>
   deps.db.prepare("SELECT * FROM agents WHERE id = ? AND account_id = ?").bind(id, deps.accountId);
+
+/** SQL true while the agent's row is still at this version (a write batch's guard). */
+export const agentUnchanged = (deps: Deps, id: string, version: number): SqlCondition => ({
+  sql: "EXISTS (SELECT 1 FROM agents WHERE id = ? AND account_id = ? AND version = ?)",
+  params: [id, deps.accountId, version],
+});
 
 export function agentOfRow(row: AgentRow | undefined, id: string): Agent {
   if (!row) throw notFound("Agent", id);
@@ -67,7 +73,7 @@ export async function updateAgent(deps: Deps, id: string, input: UpdateAgentInpu
   const set = Object.entries(columns).filter(([, v]) => v !== undefined);
   if (set.length > 0) {
     await deps.db
-      .prepare(`UPDATE agents SET ${set.map(([c]) => `${c} = ?`).join(", ")}, updated_at = ? WHERE id = ? AND account_id = ?`)
+      .prepare(`UPDATE agents SET ${set.map(([c]) => `${c} = ?`).join(", ")}, updated_at = ?, version = version + 1 WHERE id = ? AND account_id = ?`)
       .bind(...set.map(([, v]) => v), nowIso(), id, deps.accountId)
       .run();
   }

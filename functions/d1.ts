@@ -36,6 +36,31 @@ export async function rowsByIds<Row extends { id: string }, T>(
   return ids.map((id) => byId.get(id) ?? null);
 }
 
+/** A condition in SQL with its bound values, built by the module that owns the table it reads. */
+export interface SqlCondition {
+  sql: string;
+  params: unknown[];
+}
+
+// SQLite has no RAISE outside triggers; abs() of the smallest 64-bit integer is its one scalar function
+// documented to fail ("integer overflow"), which aborts the statement and with it the whole batch.
+const GUARD_FAILED = /integer overflow/i;
+
+/**
+ * A statement to put first in a write batch: it fails — and the batch, one transaction, writes nothing —
+ * unless every condition holds. What a writer that answered from remembered rows uses to write only
+ * if those rows are still current, without reading them first (functions/executions.ts).
+ */
+export function guardStatement(db: D1Database, conditions: readonly SqlCondition[]): D1PreparedStatement {
+  const all = conditions.map((c) => `(${c.sql})`).join(" AND ");
+  return db
+    .prepare(`SELECT CASE WHEN ${all} THEN 1 ELSE abs(-9223372036854775807 - 1) END AS current`)
+    .bind(...conditions.flatMap((c) => c.params));
+}
+
+/** Whether a batch failed because its guardStatement's conditions did not hold. */
+export const isGuardFailure = (error: unknown): boolean => error instanceof Error && GUARD_FAILED.test(error.message);
+
 /**
  * `db.batch(statements)` for a write that refers to rows another request may delete meanwhile (a task,
  * a conversation, an execution): the batch is atomic, so when SQLite refuses it for a foreign key

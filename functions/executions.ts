@@ -6,14 +6,17 @@
 // - otherwise the LLM answers guided by the prediction and retrieved demonstrations, path 'model+llm'.
 // This module owns the `executions` table. An execution makes one D1 read batch (the task, its agent,
 // the active model version, and the conversation with its recent messages when it continues one) and
-// one write batch (the Execution with its conversation turn); the support set and the adapted head come
-// from the isolate's caches when warm (functions/predictions.ts). The Execution returned is the row
+// one write batch (the Execution with its conversation turn) — and none of the reads when it starts a
+// conversation on a task this isolate has executed: it answers from what it remembers, and its write
+// batch is guarded so that it writes nothing unless those rows are still current (a change seen there
+// sends it back to a fresh read; with an LLM call, that call is made again). The support set and the
+// adapted head come from the isolate's caches when warm (functions/predictions.ts). The Execution returned is the row
 // written, not read back. An LLM failure stores a failed Execution and rethrows the typed error with
 // its executionId.
-import { chunked, placeholders, rowsByIds, writeBatch } from "./d1";
+import { chunked, guardStatement, isGuardFailure, placeholders, rowsByIds, writeBatch } from "./d1";
 import { newId } from "./ids";
 import type { z } from "zod";
-import { agentOfRow, agentStatement } from "./agents";
+import { agentOfRow, agentStatement, agentUnchanged } from "./agents";
 import {
   conversationOfRow, conversationStatement, insertConversationStatement, insertTurnStatements, recentMessagesStatement,
   touchConversationStatement,
@@ -25,12 +28,12 @@ import { chatComplete, isLlmConfigured, type LlmEnv, type LlmResult } from "./ll
 import type { ActiveRow } from "./model/loader";
 import { isPrediction, type NoPrediction, type Prediction } from "./model/index";
 import type { Support } from "./model/support";
-import { activeVersionStatement } from "./modelVersions";
+import { activeVersionIs, activeVersionStatement } from "./modelVersions";
 import { firstPages, listPage, type ChildList } from "./pagination";
 import { predictWithSupport, type PrefetchedForPrediction } from "./predictions";
 import { executionMessages, type Demonstrated } from "./prompts";
 import { nowIso, toExecution, toMessage, type AgentRow, type ConversationRow, type ExecutionRow, type MessageRow, type TaskRow } from "./rows";
-import { getTask, taskOfRow, taskStatement } from "./tasks";
+import { getTask, taskOfRow, taskStatement, taskUnchanged } from "./tasks";
 import type { Agent, Execution, ExecutionPath, Message, Page, PageArgs, Task } from "./types";
 import { executeTaskSchema, parseInput } from "./validation";
 
@@ -132,9 +135,16 @@ export interface ExecuteOptions {
   executionId?: string;
 }
 
-// A task's agent never changes (no update moves a task), so this isolate remembers it: with it known,
-// the agent's row is read in the same batch as the task's. Bounded like the model caches.
+// What this isolate remembers of a task it has executed: the task, its agent and the active model version,
+// with the versions they were read at. An execute that starts a conversation answers from them without
+// reading D1, and its write batch begins with a guard that aborts it unless they are all still current
+// (the task's and agent's row versions, the task's examples_version, the active version); an aborted
+// batch wrote nothing, and the execute starts again from a fresh read. So a change made through any
+// isolate is seen by the next execute here, at no read when nothing changed. Bounded like the model caches.
 const MAX_REMEMBERED_TASKS = 4096;
+const remembered = new Map<string, Remembered>(); // key: account/task
+// A task's agent never changes (no update moves a task): known, the agent's row is read in the same
+// batch as the task's, also after a remembered context turned out stale.
 const agentOfTask = new Map<string, string>(); // key: account/task
 
 interface ExecutionContext {
@@ -145,7 +155,30 @@ interface ExecutionContext {
   history: Message[];
 }
 
-/** Everything an execution reads, in one D1 batch (two, the first time this isolate sees the task). */
+interface Remembered extends ExecutionContext {
+  taskVersion: number;
+  agentVersion: number;
+}
+
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > MAX_REMEMBERED_TASKS) map.delete(map.keys().next().value!);
+}
+
+/** The guard a write answered from `context` starts with: every row it used is still at its version. */
+const stillCurrent = (deps: Deps, context: Remembered) =>
+  guardStatement(deps.db, [
+    taskUnchanged(deps, context.task.id, context.taskVersion, context.examplesVersion),
+    agentUnchanged(deps, context.agent.id, context.agentVersion),
+    activeVersionIs(deps.accountId, context.active?.version ?? null),
+  ]);
+
+/**
+ * Everything an execution reads, in one D1 batch (two, the first time this isolate sees the task: the
+ * agent's id comes with the task's row). Remembered for the next execute of the task when it starts a
+ * conversation (a continued one needs its history read anyway).
+ */
 async function readContext(deps: Deps, taskId: string, conversationId: string | null): Promise<ExecutionContext> {
   const key = `${deps.accountId}/${taskId}`;
   const knownAgent = agentOfTask.get(key);
@@ -154,7 +187,7 @@ async function readContext(deps: Deps, taskId: string, conversationId: string | 
   if (conversationId) statements.push(conversationStatement(deps, conversationId), recentMessagesStatement(deps, conversationId, HISTORY_MESSAGES));
   const results = await deps.db.batch(statements);
   const first = <Row>(i: number) => results[i]?.results[0] as Row | undefined;
-  const { task, examplesVersion } = taskOfRow(first<TaskRow>(0), taskId);
+  const { task, examplesVersion, version: taskVersion } = taskOfRow(first<TaskRow>(0), taskId);
   const active = first<ActiveRow>(1) ?? null;
   let next = 2;
   let agentRow = knownAgent ? first<AgentRow>(next++) : undefined;
@@ -168,11 +201,11 @@ async function readContext(deps: Deps, taskId: string, conversationId: string | 
   }
   if (!agentRow || agentRow.id !== task.agentId) {
     agentRow = (await agentStatement(deps, task.agentId).first<AgentRow>()) ?? undefined;
-    agentOfTask.delete(key);
-    agentOfTask.set(key, task.agentId);
-    if (agentOfTask.size > MAX_REMEMBERED_TASKS) agentOfTask.delete(agentOfTask.keys().next().value!);
   }
-  return { task, agent: agentOfRow(agentRow, task.agentId), active, examplesVersion, history };
+  const agent = agentOfRow(agentRow, task.agentId);
+  remember(agentOfTask, key, task.agentId);
+  remember(remembered, key, { task, agent, active, examplesVersion, history: [], taskVersion, agentVersion: agentRow!.version });
+  return { task, agent, active, examplesVersion, history };
 }
 
 /** The demonstrations' texts: from the support set the prediction searched, else read. */
@@ -197,11 +230,31 @@ export async function executeTask(
   predict: Predictor = predictWithSupport,
   options: ExecuteOptions = {},
 ): Promise<Execution> {
-  const started = performance.now();
   const data = parseInput(executeTaskSchema, input);
+  const warm = data.conversationId ? undefined : remembered.get(`${deps.accountId}/${data.taskId}`);
+  if (warm) {
+    try {
+      return await execute(deps, data, predict, options, warm);
+    } catch (error) {
+      if (!isGuardFailure(error)) throw error;
+      remembered.delete(`${deps.accountId}/${data.taskId}`); // something changed: nothing was written, read afresh
+    }
+  }
+  return execute(deps, data, predict, options);
+}
+
+/** One execution, from a fresh read, or from `warm` with a write that aborts unless it is still current. */
+async function execute(
+  deps: Deps,
+  data: z.output<typeof executeTaskSchema>,
+  predict: Predictor,
+  options: ExecuteOptions,
+  warm?: Remembered,
+): Promise<Execution> {
+  const started = performance.now();
   const isNewConversation = !data.conversationId;
   const conversationId = data.conversationId ?? newId();
-  const { task, agent, active, examplesVersion, history } = await readContext(deps, data.taskId, data.conversationId ?? null);
+  const { task, agent, active, examplesVersion, history } = warm ?? await readContext(deps, data.taskId, data.conversationId ?? null);
 
   let outcome: Prediction | NoPrediction;
   let support: Support | null | undefined;
@@ -238,7 +291,7 @@ export async function executeTask(
   const executionId = options.executionId ?? newId();
   const predictedLabel = prediction?.label ?? (output && task.kind === "classification" ? matchLabel(task, output) : null);
   const now = nowIso();
-  const statements: D1PreparedStatement[] = [];
+  const statements: D1PreparedStatement[] = warm ? [stillCurrent(deps, warm)] : [];
   if (isNewConversation) statements.push(insertConversationStatement(deps, conversationId, task.id, now));
   else if (!failure) statements.push(touchConversationStatement(deps, conversationId, now));
   // The row as stored, built once: bound into the INSERT and returned as the Execution (no read-back).

@@ -7,7 +7,7 @@ import type { z } from "zod";
 import type { Auth } from "./accounts";
 import type { Deps } from "./deps";
 import { conflict, forbidden, notFound } from "./errors";
-import { chunked, placeholders } from "./d1";
+import { chunked, placeholders, type SqlCondition } from "./d1";
 import type { ActiveRow } from "./model/loader";
 import { accountExists } from "./accounts";
 import { listPage } from "./pagination";
@@ -48,6 +48,13 @@ export const activeVersionStatement = (db: D1Database, accountId: string | null)
          ORDER BY account_id IS NULL LIMIT 1`,
       )
       .bind(accountId);
+
+/** SQL true while `version` (null: none) is still the one activeVersionStatement returns (a write batch's guard). */
+export const activeVersionIs = (accountId: string, version: string | null): SqlCondition => ({
+  sql: `(SELECT version FROM model_versions WHERE active = 1 AND (account_id IS NULL OR account_id = ?)
+         ORDER BY account_id IS NULL LIMIT 1) IS ?`,
+  params: [accountId, version],
+});
 
 export async function activeVersionRow(db: D1Database, accountId: string | null): Promise<ActiveRow | null> {
   return activeVersionStatement(db, accountId).first<ActiveRow>();

@@ -6,12 +6,12 @@ import type {
 
 export interface AgentRow {
   id: string; account_id: string; name: string; instructions: string;
-  llm_model: string | null; llm_base_url: string | null; created_at: string; updated_at: string;
+  llm_model: string | null; llm_base_url: string | null; created_at: string; updated_at: string; version: number;
 }
 export interface TaskRow {
   id: string; account_id: string; agent_id: string; name: string; description: string; kind: string;
   labels_json: string; parameters_json: string; confidence_threshold: number; source_request: string | null;
-  examples_version: number; created_at: string; updated_at: string;
+  examples_version: number; version: number; created_at: string; updated_at: string;
 }
 export interface ExampleRow {
   id: string; account_id: string; task_id: string; input: string; label: string | null; output: string | null;

@@ -1,12 +1,13 @@
 // Tasks: what an agent learns from a handful of examples. This module owns the `tasks` table: it reads,
 // lists and deletes tasks, builds their INSERT/UPDATE statements, and keeps examples_version, the number
-// that every insert or delete of the task's examples bumps (the support set's cache key). Defining a task together with its
+// that every insert or delete of the task's examples bumps (the support set's cache key), and version,
+// the number every update of the row bumps. Defining a task together with its
 // examples (or from a plain-language request) is functions/taskSetup.ts, which spans both tables.
 import type { z } from "zod";
 import { getAgent } from "./agents";
 import type { Deps } from "./deps";
 import { notFound } from "./errors";
-import { chunked, placeholders, rowsByIds } from "./d1";
+import { chunked, placeholders, rowsByIds, type SqlCondition } from "./d1";
 import { firstPages, listPage, type ChildList } from "./pagination";
 import { nowIso, toTask, type TaskRow } from "./rows";
 import type { Page, PageArgs, Task } from "./types";
@@ -16,11 +17,17 @@ import type { createTaskSchema } from "./validation";
 export const taskStatement = (deps: Deps, id: string) =>
   deps.db.prepare("SELECT * FROM tasks WHERE id = ? AND account_id = ?").bind(id, deps.accountId);
 
-/** The Task of a taskStatement's row, and its examples_version; NOT_FOUND without a row. */
-export function taskOfRow(row: TaskRow | undefined, id: string): { task: Task; examplesVersion: number } {
+/** The Task of a taskStatement's row, its examples_version and its row version; NOT_FOUND without a row. */
+export function taskOfRow(row: TaskRow | undefined, id: string): { task: Task; examplesVersion: number; version: number } {
   if (!row) throw notFound("Task", id);
-  return { task: toTask(row), examplesVersion: row.examples_version };
+  return { task: toTask(row), examplesVersion: row.examples_version, version: row.version };
 }
+
+/** SQL true while the task's row and its examples are still at these versions (a write batch's guard). */
+export const taskUnchanged = (deps: Deps, id: string, version: number, examplesVersion: number): SqlCondition => ({
+  sql: "EXISTS (SELECT 1 FROM tasks WHERE id = ? AND account_id = ? AND version = ? AND examples_version = ?)",
+  params: [id, deps.accountId, version, examplesVersion],
+});
 
 export async function getTask(deps: Deps, id: string): Promise<Task> {
   return taskOfRow((await taskStatement(deps, id).first<TaskRow>()) ?? undefined, id).task;
@@ -111,7 +118,7 @@ export async function updateTaskColumns(deps: Deps, id: string, changes: TaskCha
   const set = Object.entries(columns).filter(([, v]) => v !== undefined);
   if (set.length === 0) return;
   await deps.db
-    .prepare(`UPDATE tasks SET ${set.map(([c]) => `${c} = ?`).join(", ")}, updated_at = ? WHERE id = ? AND account_id = ?`)
+    .prepare(`UPDATE tasks SET ${set.map(([c]) => `${c} = ?`).join(", ")}, updated_at = ?, version = version + 1 WHERE id = ? AND account_id = ?`)
     .bind(...set.map(([, v]) => v), nowIso(), id, deps.accountId)
     .run();
 }

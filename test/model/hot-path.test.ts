@@ -1,6 +1,7 @@
 // The execute hot path against real D1 with the artifact active: how many D1 round trips a warm execute
-// makes (one read batch, one write batch), and that the isolate's caches never hide a write — made here
-// or, as another isolate would, straight into D1 — from the next request.
+// makes (no read and one guarded write batch when it starts a conversation), and that the isolate's
+// caches never hide a write — made here or, as another isolate would, straight into D1 — from the next
+// request.
 import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resilientDb } from "../../functions/d1";
@@ -65,7 +66,7 @@ beforeAll(async () => {
 afterAll(() => deactivateAll());
 
 describe("a warm execute's D1 round trips", () => {
-  it("one read batch and one write batch, also when it continues a conversation", async () => {
+  it("no read and one guarded write batch; one read batch when it continues a conversation", async () => {
     const { deps: plain } = await newAccount();
     const task = await newTask(plain, { confidenceThreshold: 0 });
     const { deps, trips } = countingDeps(plain);
@@ -75,12 +76,53 @@ describe("a warm execute's D1 round trips", () => {
     trips.length = 0;
     const warm = await executeTask(deps, { taskId: task.id, input: "This is broken again" });
     expect(warm).toMatchObject({ status: "succeeded", path: "model", modelVersion: version });
-    expect(trips).toEqual(["batch of 3", "batch of 4"]); // task + model version + agent; conversation + execution + 2 messages
+    expect(trips).toEqual(["batch of 5"]); // the guard; conversation + execution + 2 messages
 
     trips.length = 0;
     const next = await executeTask(deps, { taskId: task.id, input: "Really great", conversationId: warm.conversationId });
     expect(next.conversationId).toBe(warm.conversationId);
-    expect(trips).toEqual(["batch of 5", "batch of 4"]); // + the conversation and its recent messages
+    expect(trips).toEqual(["batch of 5", "batch of 4"]); // task + model version + agent + the conversation and its recent messages; the turn
+  });
+
+  it("a change another isolate made straight in D1 aborts the guarded write (nothing written) and is answered from a fresh read", async () => {
+    const { deps: plain, accountId } = await newAccount();
+    const task = await newTask(plain, { confidenceThreshold: 1 });
+    const { deps, trips } = countingDeps(plain);
+    expect((await executeTask(deps, { taskId: task.id, input: "I love it" })).pathReason).toMatch(/< threshold 1 /);
+    const count = async () => (await env.DB.prepare("SELECT COUNT(*) AS n FROM executions WHERE task_id = ?").bind(task.id).first<{ n: number }>())!.n;
+    const conversations = async () => (await env.DB.prepare("SELECT COUNT(*) AS n FROM conversations WHERE task_id = ?").bind(task.id).first<{ n: number }>())!.n;
+
+    // the task's threshold, as updateTask writes it in another isolate
+    await env.DB.prepare("UPDATE tasks SET confidence_threshold = 0, version = version + 1 WHERE id = ? AND account_id = ?").bind(task.id, accountId).run();
+    trips.length = 0;
+    const after = await executeTask(deps, { taskId: task.id, input: "I love it" });
+    expect(after.pathReason).toMatch(/>= threshold 0$/);
+    expect(trips).toEqual(["batch of 5", "batch of 3", "batch of 4"]); // guarded write refused; read; write
+    expect(await count()).toBe(2);
+    expect(await conversations()).toBe(2); // the refused batch left no conversation behind
+
+    // the agent, as updateAgent writes it: the next execute reads again
+    await env.DB.prepare("UPDATE agents SET instructions = 'Be brief.', version = version + 1 WHERE id = ?").bind(task.agentId).run();
+    trips.length = 0;
+    await executeTask(deps, { taskId: task.id, input: "I love it" });
+    expect(trips).toEqual(["batch of 5", "batch of 3", "batch of 4"]);
+
+    // and with nothing changed, no read again
+    trips.length = 0;
+    await executeTask(deps, { taskId: task.id, input: "I love it" });
+    expect(trips).toEqual(["batch of 5"]);
+    expect(await count()).toBe(4);
+  });
+
+  it("a task deleted meanwhile is NOT_FOUND and nothing is written", async () => {
+    const { deps: plain, accountId } = await newAccount();
+    const task = await newTask(plain, { confidenceThreshold: 0 });
+    const deps = withEnv(plain, { LLM_API_KEY: "" });
+    await executeTask(deps, { taskId: task.id, input: "I love it" });
+    await env.DB.prepare("DELETE FROM tasks WHERE id = ? AND account_id = ?").bind(task.id, accountId).run();
+    await expect(executeTask(deps, { taskId: task.id, input: "I love it" })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    const left = await env.DB.prepare("SELECT COUNT(*) AS n FROM executions WHERE task_id = ?").bind(task.id).first();
+    expect(left).toEqual({ n: 0 });
   });
 
   it("returns the Execution it wrote, equal to the row read back", async () => {
