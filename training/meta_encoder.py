@@ -202,12 +202,20 @@ def _teacher_model():
     return AutoModel.from_pretrained(path, local_files_only=True), AutoTokenizer.from_pretrained(path, local_files_only=True)
 
 
+CHECKPOINT_EVERY = 50  # steps between resumable checkpoints (folder/checkpoint.pt)
+
+
 def build_meta_encoder(cfg: MetaEncoderConfig, holdout: str | None, log=lambda m: print(m, file=sys.stderr),
                        tasks: dict[str, dict[str, list[str]]] | None = None, folder: Path | None = None,
-                       pools: dict[str, list[str]] | None = None) -> MetaEncoder:
+                       pools: dict[str, list[str]] | None = None, checkpoint_every: int = CHECKPOINT_EVERY) -> MetaEncoder:
     """Trains (or loads from .cache/encoders) the encoder of `cfg`; no text of `holdout` is ever used, but
     for its train texts (unlabelled) when `cfg.unlabelled` says so. `tasks` / `pools` replace the source
-    tasks and the unlabelled pools (tests: a tiny set); `folder` where the weights are kept."""
+    tasks and the unlabelled pools (tests: a tiny set); `folder` where the weights are kept.
+
+    Every `checkpoint_every` steps the trained weights, the optimiser, both random generators and the
+    loss history go to folder/checkpoint.pt with the recipe's key; a run stopped midway resumes from it
+    (the same draws and dropout masks, so the result is the uninterrupted run's), and the checkpoint
+    is removed once state.pt is written."""
     import torch
 
     if cfg.mode not in MODES:
@@ -237,6 +245,18 @@ def build_meta_encoder(cfg: MetaEncoderConfig, holdout: str | None, log=lambda m
         p.requires_grad_(True)
     start = [p.detach().clone() for p in trained]
     opt = torch.optim.AdamW(trained, lr=cfg.lr, weight_decay=0.0)  # the L2-SP pull replaces weight decay
+    checkpoint, first, history = folder / "checkpoint.pt", 1, []
+    if checkpoint.is_file():
+        saved = torch.load(checkpoint, weights_only=False)
+        if saved["key"] == cfg.key() and saved["holdout"] == holdout:
+            with torch.no_grad():
+                for p, w in zip(trained, saved["trained"]):
+                    p.copy_(w)
+            opt.load_state_dict(saved["opt"])
+            rng.bit_generator.state = saved["rng"]
+            torch.set_rng_state(saved["torch_rng"])
+            first, history = saved["step"] + 1, saved["history"]
+            log(f"[meta-encoder {cfg.mode}] resumed after step {saved['step']} from {checkpoint}")
     threads = torch.get_num_threads()
     torch.set_num_threads(2)  # the evaluation runs on 1 thread; training is worth both cores
     log(f"[meta-encoder {cfg.mode}] {sum(len(v) for v in tasks.values())} source labels in {len(tasks)} tasks, "
@@ -244,8 +264,8 @@ def build_meta_encoder(cfg: MetaEncoderConfig, holdout: str | None, log=lambda m
         + (f", of them {sum(len(tasks[s]) for s in tasks if s.startswith('unlabelled-'))} clusters of unlabelled texts"
            if cfg.pseudo > 0 else ""))
     model.train()
-    t0, history = time.time(), []
-    for step in range(1, cfg.steps + 1):
+    t0 = time.time()
+    for step in range(first, cfg.steps + 1):
         texts, y = draw(tasks, cfg, rng)
         z = encoder.forward(texts)
         ways = int(y.max()) + 1
@@ -259,10 +279,17 @@ def build_meta_encoder(cfg: MetaEncoderConfig, holdout: str | None, log=lambda m
         if step % 50 == 0 or step == cfg.steps:
             log(f"[meta-encoder {cfg.mode}] step {step}: loss {np.mean(history[-50:]):.4f}, "
                 f"pull {float(pull.detach()):.4f} ({time.time() - t0:.0f} s)")
+        if step % checkpoint_every == 0 and step < cfg.steps:
+            folder.mkdir(parents=True, exist_ok=True)
+            torch.save({"key": cfg.key(), "holdout": holdout, "step": step, "trained": [p.detach().clone() for p in trained],
+                        "opt": opt.state_dict(), "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                        "history": history}, checkpoint.with_suffix(".tmp"))
+            checkpoint.with_suffix(".tmp").replace(checkpoint)
     torch.set_num_threads(threads)
     model.eval()
     folder.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), folder / "state.pt")
+    checkpoint.unlink(missing_ok=True)
     (folder / "config.json").write_text(json.dumps(
         {**asdict(cfg), "holdout": holdout, "seconds": round(time.time() - t0, 1), "loss_first_50": float(np.mean(history[:50])),
          "loss_last_50": float(np.mean(history[-50:])), "source_labels": {s: len(v) for s, v in sorted(tasks.items())}},

@@ -90,3 +90,33 @@ def test_a_few_steps_move_only_the_top_layers_and_are_kept(mode, tmp_path):
 def test_the_recipe_key_of_earlier_encoders_is_unchanged_by_the_added_fields():
     assert MetaEncoderConfig().key() == "562933e0f8"  # the tag of the rows in docs/results/evaluation.json
     assert MetaEncoderConfig(pseudo=100).key() != MetaEncoderConfig().key()
+
+
+def test_a_stopped_run_resumes_from_its_checkpoint_to_the_uninterrupted_result(tmp_path, monkeypatch):
+    from training import meta_encoder
+
+    tasks = {"a": {f"a/{i}": [f"please {w} number {i} {j}" for j in range(6)] for i, w in enumerate(["book", "cancel", "pay", "track"])}}
+    cfg = MetaEncoderConfig(train_layers=1, steps=5, ways=3, shots=2, queries=2, lr=1e-3)
+    whole = build_meta_encoder(cfg, None, tasks=tasks, folder=tmp_path / "whole", log=lambda m: None, checkpoint_every=2)
+    assert not (tmp_path / "whole" / "checkpoint.pt").exists()  # removed once the weights are kept
+
+    real, calls = meta_encoder.episodic_loss, []
+
+    def failing_at_step_4(*args):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt("stopped")
+        return real(*args)
+
+    monkeypatch.setattr(meta_encoder, "episodic_loss", failing_at_step_4)
+    with pytest.raises(KeyboardInterrupt):
+        build_meta_encoder(cfg, None, tasks=tasks, folder=tmp_path / "cut", log=lambda m: None, checkpoint_every=2)
+    assert (tmp_path / "cut" / "checkpoint.pt").is_file() and not (tmp_path / "cut" / "state.pt").exists()
+    monkeypatch.setattr(meta_encoder, "episodic_loss", real)
+    said: list[str] = []
+    resumed = build_meta_encoder(cfg, None, tasks=tasks, folder=tmp_path / "cut", log=said.append, checkpoint_every=2)
+    assert any("resumed after step 2" in m for m in said)
+    texts = ["my card has not arrived", "what is the weather tomorrow"]
+    np.testing.assert_allclose(resumed.encode(texts), whole.encode(texts), atol=1e-6)
+    kept = json.loads((tmp_path / "cut" / "config.json").read_text())
+    assert kept["loss_first_50"] == json.loads((tmp_path / "whole" / "config.json").read_text())["loss_first_50"]
