@@ -196,7 +196,13 @@ async function openSession(url, wakeUrl) {
  * { base, headers, agentId, post, health, rss, pids, stop }; `post` goes through the watchdog of
  * scripts/worker-client.mjs (wrangler dev's proxy can lose a request) and throws on a non-2xx answer.
  */
-export async function startWorker({ root, artifactDir, port, name = "wrangler-state", log = () => {} }) {
+/**
+ * `wrangler dev` on its own local D1/R2 with the artifact active, one account, one agent and `keys` API
+ * keys of that account (`headersFor(i)`: the i-th key's headers; `headers`: the first's). A load spread
+ * over several keys stands for many clients: one key is capped by its rate limit (3000 requests a minute,
+ * workers/rateLimit.ts), which a fast run would otherwise measure instead of the Worker.
+ */
+export async function startWorker({ root, artifactDir, port, name = "wrangler-state", log = () => {}, keys = 1 }) {
   const state = resolve(root, ".cache/bench", name);
   const wrangler = resolve(root, "node_modules/.bin/wrangler");
   const w = (...args) => execFileSync(wrangler, [...args, "--local", "--persist-to", state], { cwd: root, env: { ...process.env, CI: "1" }, stdio: ["ignore", "pipe", "pipe"] });
@@ -205,14 +211,15 @@ export async function startWorker({ root, artifactDir, port, name = "wrangler-st
   log("migrations, account, artifact into local D1/R2 …");
   w("d1", "migrations", "apply", "adaptagent");
   publishArtifact(artifactDir, { activate: true, persistTo: state, log });
-  const apiKey = `aa_${randomBytes(32).toString("base64url")}`;
+  const apiKeys = Array.from({ length: keys }, () => `aa_${randomBytes(32).toString("base64url")}`);
   const accountId = randomUUID();
   const agentId = randomUUID();
   const q = (s) => `'${String(s).replaceAll("'", "''")}'`;
   const sqlFile = resolve(state, "seed.sql");
   writeFileSync(sqlFile, [
     `INSERT INTO accounts (id, name) VALUES (${q(accountId)}, 'bench');`,
-    `INSERT INTO api_keys (id, account_id, key_hash, label) VALUES (${q(randomUUID())}, ${q(accountId)}, ${q(createHash("sha256").update(apiKey).digest("hex"))}, 'bench');`,
+    ...apiKeys.map((key, i) =>
+      `INSERT INTO api_keys (id, account_id, key_hash, label) VALUES (${q(randomUUID())}, ${q(accountId)}, ${q(createHash("sha256").update(key).digest("hex"))}, 'bench ${i}');`),
     `INSERT INTO agents (id, account_id, name) VALUES (${q(agentId)}, ${q(accountId)}, 'bench agent');`,
   ].join("\n"));
   w("d1", "execute", "adaptagent", "--file", sqlFile);
@@ -227,7 +234,8 @@ export async function startWorker({ root, artifactDir, port, name = "wrangler-st
     stop();
     throw error;
   }
-  const headers = { authorization: `Bearer ${apiKey}`, "content-type": "application/json" };
+  const headersFor = (i) => ({ authorization: `Bearer ${apiKeys[i % apiKeys.length]}`, "content-type": "application/json" });
+  const headers = headersFor(0);
   const watched = { root: dev.pid, log };
   const post = async (route, body) => {
     const res = await watchedFetch(fetch, `${base}${route}`, { method: "POST", headers, body: JSON.stringify(body) }, watched);
@@ -236,7 +244,7 @@ export async function startWorker({ root, artifactDir, port, name = "wrangler-st
   };
   const health = () => watchedFetch(fetch, `${base}/health`, {}, watched);
   return {
-    base, headers, agentId, post, health, stop,
+    base, headers, headersFor, keys: apiKeys.length, agentId, post, health, stop,
     pids: () => workerdPids(dev.pid),
     rss: () => Math.max(...workerdPids(dev.pid).map(rssMb)),
   };
