@@ -143,9 +143,6 @@ export interface ExecuteOptions {
 // isolate is seen by the next execute here, at no read when nothing changed. Bounded like the model caches.
 const MAX_REMEMBERED_TASKS = 4096;
 const remembered = new Map<string, Remembered>(); // key: account/task
-// A task's agent never changes (no update moves a task): known, the agent's row is read in the same
-// batch as the task's, also after a remembered context turned out stale.
-const agentOfTask = new Map<string, string>(); // key: account/task
 
 interface ExecutionContext {
   task: Task;
@@ -160,10 +157,10 @@ interface Remembered extends ExecutionContext {
   agentVersion: number;
 }
 
-function remember<V>(map: Map<string, V>, key: string, value: V): void {
-  map.delete(key);
-  map.set(key, value);
-  if (map.size > MAX_REMEMBERED_TASKS) map.delete(map.keys().next().value!);
+function remember(key: string, context: Remembered): void {
+  remembered.delete(key);
+  remembered.set(key, context);
+  if (remembered.size > MAX_REMEMBERED_TASKS) remembered.delete(remembered.keys().next().value!);
 }
 
 /** The guard a write answered from `context` starts with: every row it used is still at its version. */
@@ -176,12 +173,17 @@ const stillCurrent = (deps: Deps, context: Remembered) =>
 
 /**
  * Everything an execution reads, in one D1 batch (two, the first time this isolate sees the task: the
- * agent's id comes with the task's row). Remembered for the next execute of the task when it starts a
- * conversation (a continued one needs its history read anyway).
+ * agent's id comes with the task's row; a task's agent never changes, so a remembered one, even stale,
+ * names it). Remembered for the next execute of the task when it starts a conversation (a continued one
+ * needs its history read anyway).
  */
-async function readContext(deps: Deps, taskId: string, conversationId: string | null): Promise<ExecutionContext> {
+async function readContext(
+  deps: Deps,
+  taskId: string,
+  conversationId: string | null,
+  knownAgent = remembered.get(`${deps.accountId}/${taskId}`)?.agent.id,
+): Promise<ExecutionContext> {
   const key = `${deps.accountId}/${taskId}`;
-  const knownAgent = agentOfTask.get(key);
   const statements = [taskStatement(deps, taskId), activeVersionStatement(deps.db, deps.accountId)];
   if (knownAgent) statements.push(agentStatement(deps, knownAgent));
   if (conversationId) statements.push(conversationStatement(deps, conversationId), recentMessagesStatement(deps, conversationId, HISTORY_MESSAGES));
@@ -203,8 +205,7 @@ async function readContext(deps: Deps, taskId: string, conversationId: string | 
     agentRow = (await agentStatement(deps, task.agentId).first<AgentRow>()) ?? undefined;
   }
   const agent = agentOfRow(agentRow, task.agentId);
-  remember(agentOfTask, key, task.agentId);
-  remember(remembered, key, { task, agent, active, examplesVersion, history: [], taskVersion, agentVersion: agentRow!.version });
+  remember(key, { task, agent, active, examplesVersion, history: [], taskVersion, agentVersion: agentRow!.version });
   return { task, agent, active, examplesVersion, history };
 }
 
@@ -234,27 +235,33 @@ export async function executeTask(
   const warm = data.conversationId ? undefined : remembered.get(`${deps.accountId}/${data.taskId}`);
   if (warm) {
     try {
-      return await execute(deps, data, predict, options, warm);
+      return await execute(deps, data, predict, options, { warm });
     } catch (error) {
       if (!isGuardFailure(error)) throw error;
       remembered.delete(`${deps.accountId}/${data.taskId}`); // something changed: nothing was written, read afresh
+      return execute(deps, data, predict, options, { knownAgent: warm.agent.id });
     }
   }
   return execute(deps, data, predict, options);
 }
 
-/** One execution, from a fresh read, or from `warm` with a write that aborts unless it is still current. */
+/**
+ * One execution: from `warm` with a write that aborts unless it is still current, or from a fresh read
+ * (`knownAgent`: the task's agent, when a stale remembered context named it).
+ */
 async function execute(
   deps: Deps,
   data: z.output<typeof executeTaskSchema>,
   predict: Predictor,
   options: ExecuteOptions,
-  warm?: Remembered,
+  from: { warm?: Remembered; knownAgent?: string } = {},
 ): Promise<Execution> {
   const started = performance.now();
+  const { warm } = from;
   const isNewConversation = !data.conversationId;
   const conversationId = data.conversationId ?? newId();
-  const { task, agent, active, examplesVersion, history } = warm ?? await readContext(deps, data.taskId, data.conversationId ?? null);
+  const { task, agent, active, examplesVersion, history } =
+    warm ?? await readContext(deps, data.taskId, data.conversationId ?? null, from.knownAgent);
 
   let outcome: Prediction | NoPrediction;
   let support: Support | null | undefined;

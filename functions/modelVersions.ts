@@ -34,6 +34,9 @@ export async function getModelVersion(deps: Deps, version: string, viewer?: View
 }
 
 const ARTIFACT_COLUMNS = "version, r2_prefix, manifest_sha256, encoder, account_id";
+// The version serving one account (bound: its id): its own active version if it has one, else the global one.
+const SERVING_ACCOUNT = `FROM model_versions WHERE active = 1 AND (account_id IS NULL OR account_id = ?)
+         ORDER BY account_id IS NULL LIMIT 1`;
 
 /**
  * The version serving `accountId`: its own active version if it has one, else the global active one
@@ -42,17 +45,11 @@ const ARTIFACT_COLUMNS = "version, r2_prefix, manifest_sha256, encoder, account_
 export const activeVersionStatement = (db: D1Database, accountId: string | null) =>
   accountId === null
     ? db.prepare(`SELECT ${ARTIFACT_COLUMNS} FROM model_versions WHERE active = 1 AND account_id IS NULL`)
-    : db
-      .prepare(
-        `SELECT ${ARTIFACT_COLUMNS} FROM model_versions WHERE active = 1 AND (account_id IS NULL OR account_id = ?)
-         ORDER BY account_id IS NULL LIMIT 1`,
-      )
-      .bind(accountId);
+    : db.prepare(`SELECT ${ARTIFACT_COLUMNS} ${SERVING_ACCOUNT}`).bind(accountId);
 
 /** SQL true while `version` (null: none) is still the one activeVersionStatement returns (a write batch's guard). */
 export const activeVersionIs = (accountId: string, version: string | null): SqlCondition => ({
-  sql: `(SELECT version FROM model_versions WHERE active = 1 AND (account_id IS NULL OR account_id = ?)
-         ORDER BY account_id IS NULL LIMIT 1) IS ?`,
+  sql: `(SELECT version ${SERVING_ACCOUNT}) IS ?`,
   params: [accountId, version],
 });
 

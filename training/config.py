@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from training.algorithms import BUILDABLE
+from training.data import SETS
 from training.students import ENCODER_NAMES
 
 
@@ -58,11 +59,11 @@ class TrainConfig:
             raise ConfigError(f"algorithm must be one of {BUILDABLE}, got {self.algorithm!r}")
         name, _, held_out = self.encoder.partition(":")
         if not (self.encoder in ENCODER_NAMES or (name == "artifact" and held_out)
-                or (name in ("static", "static-ctx", "static-meta") and held_out in ("clinc150", "banking77", "hwu64"))):
+                or (name in ("static", "static-ctx", "static-meta") and held_out in SETS)):
             raise ConfigError(f"encoder must be one of {ENCODER_NAMES}, 'artifact:<dir>' or "
                               f"'static|static-ctx|static-meta:<held-out set>', got {self.encoder!r}")
         kind, _, arg = self.protocol.partition(":")
-        if kind not in ("all", "cross", "labels") or (kind != "all" and arg not in ("clinc150", "banking77", "hwu64")):
+        if kind not in ("all", "cross", "labels") or (kind != "all" and arg not in SETS):
             raise ConfigError(f"protocol must be 'all', 'cross:<set>' or 'labels:<set>', got {self.protocol!r}")
         if self.ways < 2 or self.shots < 1 or self.query < 1 or self.tasks_per_batch < 1 or self.meta_steps < 0:
             raise ConfigError("need ways >= 2, shots >= 1, query >= 1, tasks_per_batch >= 1, meta_steps >= 0")

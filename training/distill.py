@@ -432,6 +432,13 @@ def shipped_student(holdout: str | None = None) -> StaticEncoder:
     return build_student(SHIPPED, holdout)
 
 
-def default_student() -> StaticEncoder:
-    """The default artifact's student (DEFAULT_STUDENT): from models/default when it ships this recipe."""
-    return build_student(DEFAULT_STUDENT, None)
+def default_recipe(holdout: str | None = None) -> DistillConfig:
+    """DEFAULT_STUDENT, or for a held-out target the same recipe cross-clean: no text of the target in the
+    tuning corpus (corpus "sets-clean"), as none is in its teacher's sources (evaluate.py's "static-meta")."""
+    return DEFAULT_STUDENT if holdout is None else replace(DEFAULT_STUDENT, corpus="sets-clean")
+
+
+def default_student(holdout: str | None = None) -> StaticEncoder:
+    """The default artifact's student (from models/default when it ships this recipe), or its cross-clean
+    build for a held-out target."""
+    return build_student(default_recipe(holdout), holdout)

@@ -74,8 +74,6 @@ META_ENCODERS = {
     "meta-episodic-pseudo": {"mode": "episodic", "pseudo": 100},
     "meta-episodic-pseudo-target": {"mode": "episodic", "pseudo": 100, "unlabelled": "sgd+target"},
 }
-# The static student of the episodic teacher: DistillConfig changes from the shipped recipe.
-STATIC_META = {"teacher": "meta-episodic", "corpus": "sets-clean"}
 
 # name -> (held-out set -> encoder). "static" is the shipped student's recipe.
 ENCODERS = {
@@ -92,10 +90,9 @@ ENCODERS = {
     "static-ctx-shipped": lambda holdout: _context(None),
     "static-ctx": lambda holdout: _context(holdout),
     # The encoder of the committed default artifact, read back from its files (what the Worker runs):
-    # tuned on every set's train split, so not cross-clean. "static-ctx-artifact" is the name its rows
-    # carried while the default had a context net (their encoder_tag says which build).
+    # tuned on every set's train split, so not cross-clean. Rows named "static-ctx-artifact" are those of
+    # the default while it had a context net (their encoder_tag says which build).
     "artifact": lambda holdout: _artifact_encoder(),
-    "static-ctx-artifact": lambda holdout: _artifact_encoder(),
     # The same recipes with ../shared/data/sgd's user turns added to the tuning corpus (distill.CORPORA);
     # held-out builds never see any text of the target (cross-clean).
     "static-sgd": _student(corpus="sets+sgd"),
@@ -104,7 +101,7 @@ ENCODERS = {
     "static-sgdl-ctx": lambda holdout: _context(holdout, corpus="sets+sgd-labelled"),
     # The static student distilled from the episodically trained teacher (meta-episodic below), on the
     # sets' train texts without any text of the target (cross-clean, like that teacher).
-    "static-meta": _student(**STATIC_META),
+    "static-meta": lambda holdout: _default_student(holdout),
     # The cross-clean student (no text of the target in its corpus), and the same student re-tuned on the
     # target's unlabelled train texts as an account's own traffic (training/account_encoder.py: the
     # cross-unlabelled protocol, never a valid or test text, no label); "-1k": only 1 000 of those texts.
@@ -161,6 +158,12 @@ def _context(holdout, **student_changes):
 
     return build_context_student(holdout=holdout, student=replace(SHIPPED, **student_changes))
 _TEACHER: list = []
+
+
+def _default_student(holdout):
+    from training.distill import default_student
+
+    return default_student(holdout)
 
 
 def _artifact_encoder():
@@ -354,10 +357,12 @@ def run(cfg: EvalConfig) -> dict:
             key += ("lexical", DEFAULT_WEIGHT)
         if enc.endswith("-ctx") or enc.startswith("static-ctx"):  # the context net's recipe too (appended: older keys stay valid)
             key += (SHIPPED_CONTEXT.key(), SHIPPED_FORMAT)
-        if enc in ("artifact", "static-ctx-artifact"):  # which build models/default holds now
+        if enc == "artifact":  # which build models/default holds now
             key += (json.loads((REPO / "models" / "default" / "manifest.json").read_text())["encoder"]["tag"],)
         if enc == "static-meta":  # the student's recipe (its key holds its teacher's)
-            key += (replace(SHIPPED, **STATIC_META).key(),)
+            from training.distill import default_recipe
+
+            key += (default_recipe(target).key(),)
         if "-sgd" in enc:  # the corpus changes the student: its config key too
             key += (replace(SHIPPED, corpus="sets+sgd-labelled" if "-sgdl" in enc else "sets+sgd").key(),)
         if enc in ("static-clean", "static-ctx-clean"):

@@ -7,7 +7,6 @@ what it builds on, and this module alone knows all three.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 from training.context_encoder import SHIPPED_CONTEXT, ArtifactContextEncoder, SMOKE_CONTEXT, build_context_student
 from training.distill import CALIBRATION_STUDENT, DEFAULT_STUDENT, SHIPPED, build_student, default_student, shipped_student
@@ -45,12 +44,10 @@ def get_encoder(name: str) -> Encoder:
         if base == "static-ctx-smoke":  # the frozen model as the net's teacher: no teacher to train first
             return build_context_student(SMOKE_CONTEXT, holdout or None, student=DEFAULT_STUDENT, teacher=TeacherEncoder())
         return build_context_student(SHIPPED_CONTEXT, holdout or None)
-    if name == "static-meta":
-        return default_student()
     if name == "static-meta-calibration":
         return build_student(CALIBRATION_STUDENT, None)
-    if name.startswith("static-meta:"):  # cross-clean: no text of the target in the corpus or the teacher's sources
-        return build_student(replace(DEFAULT_STUDENT, corpus="sets-clean"), name.split(":", 1)[1])
+    if name == "static-meta" or name.startswith("static-meta:"):
+        return default_student(holdout=name.split(":", 1)[1] if ":" in name else None)
     if name == "static" or name.startswith("static:"):
         holdout = name.split(":", 1)[1] if ":" in name else None
         return shipped_student(holdout=holdout)

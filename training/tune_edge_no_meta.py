@@ -42,7 +42,7 @@ def _key(g: dict) -> tuple:
     return tuple(sorted(g.items()))
 
 
-def run(encoder_name: str = "static-ctx-artifact") -> dict:
+def run(encoder_name: str = "artifact") -> dict:
     cfg = EvalConfig()
     valid = {_key(g): [] for g in GRID}
     test = {_key(g): [] for g in GRID}
@@ -85,7 +85,7 @@ def run(encoder_name: str = "static-ctx-artifact") -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=Path("docs/results/edge_no_meta_selection.json"))
-    p.add_argument("--encoder", default="static-ctx-artifact", choices=sorted(ENCODERS))
+    p.add_argument("--encoder", default="artifact", choices=sorted(ENCODERS))
     args = p.parse_args()
     torch.set_num_threads(1)
     report = run(args.encoder)
