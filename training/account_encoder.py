@@ -211,6 +211,14 @@ def _golden(out: Path, manifest: dict, base_golden: dict) -> dict:
     sl = np.eye(3, dtype=np.float32)[[0, 0, 1, 1, 2, 2]]
     adapted = sess("adapt.onnx").run(None, {"support_features": feats[:6], "support_labels": sl})
     w, b = adapted[0], adapted[1]
+    refine = manifest["adaptation"].get("refine")
+    if refine:  # the Worker's rounds of refine.onnx after adapt.onnx (algorithms.refine_rounds)
+        from training.algorithms import refine_rounds
+
+        for _ in range(refine_rounds(refine["steps"], refine["max_rounds"], refine["budget"], *sl.shape)):
+            w, b, loss_after, acc_after = sess(refine["file"]).run(
+                None, {"support_features": feats[:6], "support_labels": sl, "start_weight": w, "start_bias": b})
+            adapted = [w, b, adapted[2], loss_after, adapted[4], acc_after]
     logits = sess("head.onnx").run(None, {"features": feats, "weight": w, "bias": b})[0]
     golden = {"texts": texts, "input_ids": base_golden["input_ids"], "embedding": embedding.tolist(),
               "features": feats.tolist(),

@@ -34,8 +34,9 @@ ALGORITHMS = ("maml", "fomaml", "reptile", "protonet", "proto_maml", "meta_sgd")
 # docs/results/edge_no_meta_selection.json). Plain gradient steps ("gd") gain all-way with a larger step
 # but lose few-way; cg has no step size and gains on both.
 NO_META = "edge_no_meta"
-NO_META_MODEL = dict(hidden=0, head_init="prototypes", solver="cg", steps=5, prior=1.0, inner_lr=2.0,
-                     learn_step_sizes=False, temperature=10.0, inner_l2=0.0)
+NO_META_MODEL = dict(hidden=0, head_init="prototypes", solver="cg", steps=5, prior=3.0, inner_lr=2.0,
+                     learn_step_sizes=False, temperature=10.0, inner_l2=0.0,
+                     refine_steps=5, refine_max_rounds=1, refine_budget=5_000_000)
 BUILDABLE = ALGORITHMS + (NO_META,)  # what an artifact can be built with (config.TrainConfig.algorithm)
 
 # The model shape each algorithm meta-learns (train.py starts from these, the config can override).
@@ -97,15 +98,20 @@ def _accuracy(model, features, onehot, weight, bias):
 
 
 def adapt(model: MetaModel, support_features: torch.Tensor, support_onehot: torch.Tensor,
-          steps: int | None = None, first_order: bool = False):
+          steps: int | None = None, first_order: bool = False, refine: bool = True):
     """The inner loop the edge runs: head init, then `steps` Meta-SGD steps. Returns (weight, bias, stats).
 
     `first_order=True` stops gradients through the inner-loop gradients (FOMAML); the forward values
-    are identical.
+    are identical. `refine=False` stops after `steps` (adapt.onnx; the Worker runs the rounds with refine.onnx).
     """
     steps = model.cfg.steps if steps is None else steps
     if model.cfg.solver == "cg":
-        return adapt_cg(model, support_features, support_onehot, steps)
+        weight, bias, stats = adapt_cg(model, support_features, support_onehot, steps)
+        n, ways = support_onehot.shape
+        for _ in range(model_refine_rounds(model, n, ways) if refine else 0):
+            weight, bias, more = adapt_cg(model, support_features, support_onehot, model.cfg.refine_steps, (weight, bias))
+            stats = {**stats, "loss_after": more["loss_after"], "acc_after": more["acc_after"]}
+        return weight, bias, stats
     weight, bias = init_head(model, support_features, support_onehot)
     w0, b0 = weight, bias
     lr_w, lr_b = model.step_sizes()
@@ -135,7 +141,24 @@ def _ce_and_accuracy(z: torch.Tensor, onehot: torch.Tensor):
             (z.argmax(-1) == onehot.argmax(-1)).to(z.dtype).sum() / n)
 
 
-def adapt_cg(model: MetaModel, support_features: torch.Tensor, support_onehot: torch.Tensor, steps: int):
+def refine_rounds(steps: int, max_rounds: int, budget: int, support: int, ways: int) -> int:
+    """How many refinement rounds of `steps` a task of `support` examples over `ways` labels gets after
+    the first steps (ModelConfig.refine_*, manifest adaptation.refine): each round costs steps x support x
+    ways x features multiply-adds twice, and the rounds together stay within `budget` (support x ways x
+    steps units), so the largest tasks keep the first steps alone. Integer arithmetic: the Worker computes
+    the very same count (functions/model/runtime.ts refineRounds)."""
+    if steps <= 0 or max_rounds <= 0:
+        return 0
+    return min(max_rounds, budget // (steps * max(support * ways, 1)))
+
+
+def model_refine_rounds(model: MetaModel, support: int, ways: int) -> int:
+    c = model.cfg
+    return refine_rounds(c.refine_steps, c.refine_max_rounds, c.refine_budget, support, ways) if c.solver == "cg" else 0
+
+
+def adapt_cg(model: MetaModel, support_features: torch.Tensor, support_onehot: torch.Tensor, steps: int,
+             start: tuple[torch.Tensor, torch.Tensor] | None = None):
     """The "cg" inner loop: L2-regularised logistic regression on the support, solved in a few steps.
 
     Minimises mean CE(t (F Wᵀ + b)) + λ/2 ||W - W0||², λ = prior / n, from the prototype head W0. Two
@@ -154,7 +177,9 @@ def adapt_cg(model: MetaModel, support_features: torch.Tensor, support_onehot: t
     mean = (y.T @ f / y.sum(0)[:, None]).mean(0)  # mean prototype (the prototype head is translation-invariant)
     fc = f - mean
     lam = model.cfg.prior / n
-    weight, bias = weight0, bias0 + weight0 @ mean  # the same head in centred coordinates
+    # `start`: a head from earlier steps (a refinement round), still pulled towards the prototype head
+    weight, bias = (weight0, bias0) if start is None else start
+    bias = bias + weight @ mean  # the same head in centred coordinates
     z = t * (fc @ weight.T + bias)
     loss_before, acc_before = _ce_and_accuracy(z, y)
     g_prev = d_w = d_b = None

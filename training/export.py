@@ -3,7 +3,9 @@
 Files (docs/model-artifact.md): adapter.onnx, adapt.onnx, head.onnx always; the encoder as
 static_* files (training/static_encoder.py's StaticEncoder.save) or encoder.onnx + encoder.int8.onnx; tokenizer.json;
 golden.json; manifest.json (training/manifest.py). adapt.onnx traces the very `algorithms.adapt` that
-meta-training used, with the step count and meta-learned step sizes baked in.
+meta-training used, with the step count and meta-learned step sizes baked in; refine.onnx, when the
+cg solver has refinement rounds, one round of further steps (the Worker runs as many as
+algorithms.refine_rounds allows the task's size).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from training.model import MetaModel
 OPSET = 17
 TOLERANCE = {"atol": 1e-4, "rtol": 1e-3}
 ADAPT_OUTPUTS = ["weight", "bias", "loss_before", "loss_after", "acc_before", "acc_after"]
+REFINE_OUTPUTS = ["weight", "bias", "loss_after", "acc_after"]
 GOLDEN_TEXTS = [
     "what is my account balance",
     "i lost my card, please block it right away",
@@ -53,8 +56,24 @@ class _Adapt(nn.Module):
         super().__init__(); self.model = model
 
     def forward(self, support_features, support_labels):
-        w, b, s = algorithms.adapt(self.model, support_features, support_labels)
+        w, b, s = algorithms.adapt(self.model, support_features, support_labels, refine=False)
         return w, b, s["loss_before"], s["loss_after"], s["acc_before"], s["acc_after"]
+
+
+class _Refine(nn.Module):
+    """One refinement round of the cg solver (algorithms.refine_rounds): `refine_steps` more steps from a head."""
+
+    def __init__(self, model: MetaModel):
+        super().__init__(); self.model = model
+
+    def forward(self, support_features, support_labels, weight, bias):
+        w, b, s = algorithms.adapt_cg(self.model, support_features, support_labels, self.model.cfg.refine_steps,
+                                      (weight, bias))
+        return w, b, s["loss_after"], s["acc_after"]
+
+
+def has_refine(model: MetaModel) -> bool:
+    return model.cfg.solver == "cg" and model.cfg.refine_steps > 0 and model.cfg.refine_max_rounds > 0
 
 
 class _Head(nn.Module):
@@ -107,6 +126,12 @@ def export_meta_model(model: MetaModel, out: Path) -> None:
     _export(_Adapt(model), (sf, sl), out / "adapt.onnx", ["support_features", "support_labels"], ADAPT_OUTPUTS,
             {"support_features": {0: "support"}, "support_labels": {0: "support", 1: "ways"},
              "weight": {0: "ways"}, "bias": {0: "ways"}})
+    if has_refine(model):
+        w, b, _ = algorithms.adapt(model, sf, sl, refine=False)
+        _export(_Refine(model), (sf, sl, w, b), out / "refine.onnx", ["support_features", "support_labels", "start_weight", "start_bias"],
+                REFINE_OUTPUTS, {"support_features": {0: "support"}, "support_labels": {0: "support", 1: "ways"},
+                                 "start_weight": {0: "ways"}, "start_bias": {0: "ways"},
+                                 "weight": {0: "ways"}, "bias": {0: "ways"}})
     _export(_Head(model), (sf, torch.randn(3, f), torch.randn(3)), out / "head.onnx",
             ["features", "weight", "bias"], ["logits"],
             {"features": {0: "batch"}, "weight": {0: "ways"}, "bias": {0: "ways"}, "logits": {0: "batch", 1: "ways"}})
@@ -199,6 +224,7 @@ def golden_and_parity(model: MetaModel, encoder, section: dict, out: Path, tol: 
     embedding = np.asarray(encoder.encode(GOLDEN_TEXTS), np.float32)
     feats = model.features(torch.from_numpy(embedding))
     adapter, adapt_s, head = _session(out / "adapter.onnx"), _session(out / "adapt.onnx"), _session(out / "head.onnx")
+    refine_s = _session(out / "refine.onnx") if has_refine(model) else None
     _close("adapter", adapter.run(None, {"embedding": embedding})[0], feats.numpy(), tol, report)
 
     if "context" in section.get("files", {}):
@@ -218,11 +244,20 @@ def golden_and_parity(model: MetaModel, encoder, section: dict, out: Path, tol: 
     golden_adapt = None
     for c, (sf, y) in enumerate(cases):
         sl = F.one_hot(torch.as_tensor(y), int(max(y)) + 1).float()
-        w, b, stats = algorithms.adapt(model, sf, sl)
+        w, b, stats = algorithms.adapt(model, sf, sl, refine=False)
         want = [w, b] + [stats[k] for k in ADAPT_OUTPUTS[2:]]
         got = adapt_s.run(None, {"support_features": sf.numpy(), "support_labels": sl.numpy()})
         for name, g, t in zip(ADAPT_OUTPUTS, got, want):
             _close(f"adapt[{c}].{name}", g, t.numpy(), tol, report)
+        rounds = algorithms.model_refine_rounds(model, *sl.shape)
+        if rounds:  # the Worker's path: adapt.onnx's head through refine.onnx, round after round
+            gw, gb = got[0], got[1]
+            for _ in range(rounds):
+                gw, gb, *_ = refine_s.run(None, {"support_features": sf.numpy(), "support_labels": sl.numpy(),
+                                                 "start_weight": gw, "start_bias": gb})
+            w, b, stats = algorithms.adapt(model, sf, sl)
+            _close(f"refine[{c}].weight", gw, w.numpy(), tol, report)
+            _close(f"refine[{c}].bias", gb, b.numpy(), tol, report)
         lg = algorithms.logits(model, feats, w, b)
         _close(f"head[{c}]", head.run(None, {"features": feats.numpy(), "weight": w.numpy(), "bias": b.numpy()})[0],
                lg.numpy(), tol, report)

@@ -12,7 +12,7 @@ FORMAT = "adaptagent-model/1"
 ROLES = {"adapter.onnx": "adapter", "adapt.onnx": "adapt", "head.onnx": "head", "encoder.onnx": "encoder",
          "encoder.int8.onnx": "encoder_int8", "tokenizer.json": "tokenizer", "golden.json": "golden",
          "static_table.i8": "static_table", "static_scales.f32": "static_scales", "static_rows.i32": "static_rows",
-         "context.onnx": "static_context"}
+         "context.onnx": "static_context", "refine.onnx": "refine"}
 _DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.INT64: "int64", onnx.TensorProto.INT32: "int32",
            onnx.TensorProto.FLOAT16: "float16", onnx.TensorProto.INT8: "int8"}
 
@@ -66,7 +66,11 @@ def write_manifest(out: Path, model, encoder: dict, algorithm: str, hyperparamet
         "features": model.cfg.features,
         "adaptation": {"solver": model.cfg.solver, "steps": model.cfg.steps, "init": model.cfg.head_init,
                        "temperature": float(model.temperature().detach()),
-                       **({"prior": model.cfg.prior} if model.cfg.solver == "cg" else {
+                       **({"prior": model.cfg.prior, **({"refine": {
+                           "file": "refine.onnx", "steps": model.cfg.refine_steps,
+                           "max_rounds": model.cfg.refine_max_rounds, "budget": model.cfg.refine_budget}}
+                           if model.cfg.refine_steps > 0 and model.cfg.refine_max_rounds > 0 else {})}
+                          if model.cfg.solver == "cg" else {
                            "learned_step_sizes": model.cfg.learn_step_sizes,
                            "step_size_mean": float(lr_w.detach().mean()),
                            "bias_step_sizes": [float(x) for x in lr_b.detach()]})},
@@ -100,7 +104,8 @@ def verify_artifact(out: Path) -> dict:
             raise ManifestError(f"{p} listed in the manifest but missing")
         if p.stat().st_size != f["bytes"] or sha256_file(p) != f["sha256"]:
             raise ManifestError(f"{p} does not match its manifest entry (size or sha256)")
-    for needed in ("adapter.onnx", "adapt.onnx", "head.onnx", "tokenizer.json", "golden.json"):
+    refine = manifest.get("adaptation", {}).get("refine")
+    for needed in ("adapter.onnx", "adapt.onnx", "head.onnx", "tokenizer.json", "golden.json") + ((refine["file"],) if refine else ()):
         if needed not in {f["name"] for f in manifest["files"]}:
             raise ManifestError(f"{path}: required file {needed} not listed")
     return manifest

@@ -34,7 +34,12 @@ class ModelConfig:
     # (W0: the prototype head); it reaches the L2-regularised logistic regression optimum in a few steps.
     solver: str = "gd"
     prior: float = 3.0             # "cg" only: strength of the pull towards the prototype head
-
+    # "cg" only: further conjugate-gradient rounds after `steps`, as many as a compute budget allows for the
+    # task's size (`refine_rounds`): small tasks converge to the regularised optimum, the largest ones
+    # keep `steps` and the latency budget. Each round restarts CG from the head it is given.
+    refine_steps: int = 0          # steps per round (0: no rounds)
+    refine_max_rounds: int = 0     # at most this many rounds
+    refine_budget: int = 0         # rounds x refine_steps x support size x ways stays within this
 
     def __post_init__(self) -> None:
         if self.head_init not in HEAD_INITS:
@@ -43,7 +48,7 @@ class ModelConfig:
             raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
         if self.solver == "cg" and self.head_init != "prototypes":
             raise ValueError("the cg solver starts from (and is pulled towards) the prototype head: head_init='prototypes'")
-        if self.dim < 1 or self.features < 1 or self.steps < 0 or self.inner_lr <= 0 or self.temperature <= 0 or self.prior < 0:
+        if self.dim < 1 or self.features < 1 or self.steps < 0 or min(self.refine_steps, self.refine_max_rounds, self.refine_budget) < 0 or self.inner_lr <= 0 or self.temperature <= 0 or self.prior < 0:
             raise ValueError(f"invalid model config {self}")
 
 

@@ -39,7 +39,20 @@ export const manifestSchema = z.object({
   algorithm: z.string().min(1),
   encoder: encoderSchema,
   features: z.number().int().positive(),
-  adaptation: z.object({ steps: z.number().int().nonnegative() }).passthrough(),
+  adaptation: z
+    .object({
+      steps: z.number().int().nonnegative(),
+      // refine.onnx: rounds of further solver steps after adapt.onnx, as many as `refineRounds` allows
+      refine: z
+        .object({
+          file: z.string().regex(/^[A-Za-z0-9_.-]+\.onnx$/, "a plain .onnx file name"),
+          steps: z.number().int().positive(),
+          max_rounds: z.number().int().positive(),
+          budget: z.number().int().nonnegative(),
+        })
+        .optional(),
+    })
+    .passthrough(),
   files: z.array(fileSchema).min(1),
   metrics: z.record(z.string(), z.unknown()).default({}),
   golden: z.string().optional(),

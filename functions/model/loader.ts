@@ -238,7 +238,8 @@ async function loadVersion(bucket: R2Bucket, row: ActiveRow): Promise<LoadedMode
     );
   }
   const enc = manifest.encoder.files;
-  const graphs = [...(enc.context ? [enc.context] : []), "adapter.onnx", "adapt.onnx", "head.onnx"];
+  const refineFile = manifest.adaptation.refine?.file;
+  const graphs = [...(enc.context ? [enc.context] : []), "adapter.onnx", "adapt.onnx", ...(refineFile ? [refineFile] : []), "head.onnx"];
   const sha = (name: string) => {
     const entry = manifest.files.find((f) => f.name === name);
     if (!entry) throw modelBroken(`The manifest of ${manifest.version} does not list ${name}.`);
@@ -273,8 +274,9 @@ async function loadVersion(bucket: R2Bucket, row: ActiveRow): Promise<LoadedMode
     const encoder = StaticEncoder.create(manifest, files, context, tokenizer);
     const adapter = await graph("adapter.onnx");
     const adapt = await graph("adapt.onnx");
+    const refine = refineFile ? await graph(refineFile) : null;
     const head = await graph("head.onnx");
-    const model = new LoadedModel(manifest, encoder, adapter, adapt, head);
+    const model = new LoadedModel(manifest, encoder, adapter, adapt, head, refine);
     console.log(JSON.stringify({ event: "model_loaded", version: manifest.version, encoder: manifest.encoder.tag, algorithm: manifest.algorithm, scope: row.account_id ?? "global" }));
     return model;
   } catch (error) {

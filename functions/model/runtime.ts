@@ -35,6 +35,7 @@ export class LoadedModel {
     private readonly adapter: Session,
     private readonly adaptStep: Session,
     private readonly headSession: Session,
+    private readonly refineSession: Session | null = null,
   ) {
     this.version = manifest.version;
     this.algorithm = manifest.algorithm;
@@ -44,7 +45,7 @@ export class LoadedModel {
 
   /** Frees this version's ORT sessions (wasm memory); the count released. Only once nothing uses it. */
   async release(): Promise<number> {
-    const sessions = [this.adapter, this.adaptStep, this.headSession];
+    const sessions = [this.adapter, this.adaptStep, this.headSession, ...(this.refineSession ? [this.refineSession] : [])];
     const freed = await Promise.all(sessions.map(async (s) => releasedCount(await s.release())));
     return freed.reduce((a, b) => a + b, 0) + (await this.encoder.release());
   }
@@ -83,27 +84,43 @@ export class LoadedModel {
     return features.data as Float32Array;
   }
 
-  /** Runs adapt.onnx: the meta-learned inner loop over the support set. `labels[i]` indexes a way. */
+  /** Runs adapt.onnx, the inner loop over the support set (`labels[i]` indexes a way), then refine.onnx
+   *  as many rounds as `refineRounds` gives this task's size. */
   async adapt(supportFeatures: Float32Array, labels: Int32Array, ways: number): Promise<AdaptResult> {
     const support = labels.length;
     const onehot = new Float32Array(support * ways);
     labels.forEach((way, i) => (onehot[i * ways + way] = 1));
-    const out = await this.adaptStep.run({
-      support_features: new Tensor("float32", supportFeatures, [support, this.features]),
-      support_labels: new Tensor("float32", onehot, [support, ways]),
-    });
+    const features = new Tensor("float32", supportFeatures, [support, this.features]);
+    const supportLabels = new Tensor("float32", onehot, [support, ways]);
+    const out = await this.adaptStep.run({ support_features: features, support_labels: supportLabels });
+    let head = this.headOf(out, ways, "adapt.onnx");
+    let last = out;
+    const rounds = this.refineSession ? refineRounds(this.manifest.adaptation.refine, support, ways) : 0;
+    for (let r = 0; r < rounds; r++) {
+      last = await this.refineSession!.run({
+        support_features: features,
+        support_labels: supportLabels,
+        start_weight: new Tensor("float32", head.weight, [ways, this.features]),
+        start_bias: new Tensor("float32", head.bias, [ways]),
+      });
+      head = this.headOf(last, ways, "refine.onnx");
+    }
+    return {
+      head,
+      lossBefore: scalar(out.loss_before),
+      lossAfter: scalar(last.loss_after),
+      accBefore: scalar(out.acc_before),
+      accAfter: scalar(last.acc_after),
+    };
+  }
+
+  private headOf(out: Awaited<ReturnType<Session["run"]>>, ways: number, graph: string): Head {
     const weight = out.weight?.data as Float32Array | undefined;
     const bias = out.bias?.data as Float32Array | undefined;
     if (!weight || !bias || weight.length !== ways * this.features || bias.length !== ways) {
-      throw modelUnavailable(`adapt.onnx of ${this.version} did not return a head [${ways}, ${this.features}].`);
+      throw modelUnavailable(`${graph} of ${this.version} did not return a head [${ways}, ${this.features}].`);
     }
-    return {
-      head: { ways, features: this.features, weight: Float32Array.from(weight), bias: Float32Array.from(bias) },
-      lossBefore: scalar(out.loss_before),
-      lossAfter: scalar(out.loss_after),
-      accBefore: scalar(out.acc_before),
-      accAfter: scalar(out.acc_after),
-    };
+    return { ways, features: this.features, weight: Float32Array.from(weight), bias: Float32Array.from(bias) };
   }
 
   /** Logits [n × ways] of features under an adapted head (head.onnx: the temperature is inside). */
@@ -115,6 +132,19 @@ export class LoadedModel {
     });
     return out.logits!.data as Float32Array;
   }
+}
+
+/** Refinement rounds for a task of `support` examples over `ways` labels (manifest adaptation.refine):
+ *  each round costs steps × support × ways × features multiply-adds twice, and all of them together stay
+ *  within `budget` (in support × ways × step units), so the largest tasks get none. The training side's
+ *  algorithms.refine_rounds computes the same integer. */
+export function refineRounds(
+  refine: { steps: number; max_rounds: number; budget: number } | undefined,
+  support: number,
+  ways: number,
+): number {
+  if (!refine) return 0;
+  return Math.min(refine.max_rounds, Math.floor(refine.budget / (refine.steps * Math.max(support * ways, 1))));
 }
 
 /** Softmax of one row of logits (numerically stable). */

@@ -157,3 +157,43 @@ def test_cg_solver_needs_the_prototype_head():
         ModelConfig(solver="cg", head_init="learned")
     with pytest.raises(ValueError, match="solver"):
         ModelConfig(solver="newton")
+
+
+def test_refine_rounds_follow_the_budget_in_integers():
+    """Rounds of `steps` while rounds x steps x support x ways stays within the budget, at most max_rounds;
+    the Worker's refineRounds computes the same (test/model/refine.test.ts holds the same cases)."""
+    r = algorithms.refine_rounds
+    assert r(5, 1, 5_000_000, 385, 77) == 1  # 77 labels x 5 shots
+    assert r(5, 1, 5_000_000, 5820, 291) == 0  # the stress case keeps the first steps alone
+    assert r(5, 1, 5_000_000, 1000, 1000) == 1 and r(5, 1, 5_000_000, 1000, 1001) == 0  # the edge, exactly
+    assert r(5, 3, 300, 4, 5) == 3 and r(5, 3, 200, 4, 5) == 2 and r(5, 3, 99, 4, 5) == 0
+    assert r(0, 3, 10**9, 4, 5) == 0 and r(5, 0, 10**9, 4, 5) == 0
+    gd = MetaModel(ModelConfig(dim=12, features=12, hidden=0, steps=5, refine_steps=5, refine_max_rounds=2,
+                               refine_budget=10**9, learn_step_sizes=False))
+    assert algorithms.model_refine_rounds(gd, 10, 2) == 0  # rounds belong to the cg solver only
+    with pytest.raises(ValueError):
+        ModelConfig(refine_steps=-1)
+
+
+def test_refine_rounds_continue_towards_the_optimum():
+    """adapt = adapt.onnx's steps, then each round restarts cg from the head it is given (what refine.onnx
+    computes): the regularised objective keeps falling, and many rounds land at the optimum."""
+    f, y = _cg_task(seed=3)
+
+    def with_rounds(rounds, steps=5):
+        return MetaModel(ModelConfig(dim=12, features=12, hidden=0, steps=steps, solver="cg", prior=1.0,
+                                     learn_step_sizes=False, refine_steps=5, refine_max_rounds=rounds,
+                                     refine_budget=10**9)).double().eval()
+    m0, m2 = with_rounds(0), with_rounds(2)
+    w0, b0, _ = adapt(m0, f, y)
+    w2, b2, stats = adapt(m2, f, y)
+    w, b = w0, b0
+    for _ in range(2):  # the Worker's loop, by hand
+        w, b, _ = algorithms.adapt_cg(m2, f, y, 5, (w, b))
+    torch.testing.assert_close((w2, b2), (w, b))
+    torch.testing.assert_close(adapt(m2, f, y, refine=False)[:2], (w0, b0))
+    objective = lambda w, b: float(_cg_objective(m2, f, y, w, b))  # noqa: E731
+    optimum = objective(*adapt(_cg_model(400, 1.0), f, y)[:2])
+    assert objective(w0, b0) > objective(w2, b2) >= optimum - 1e-9
+    assert objective(*adapt(with_rounds(60), f, y)[:2]) == pytest.approx(optimum, abs=1e-8)
+    assert float(stats["loss_after"]) == pytest.approx(float(algorithms.support_loss(m2, f, y, w2, b2)), rel=1e-9)

@@ -52,8 +52,17 @@ def test_exported_graphs_predict_like_evaluate(tmp_path):
     run = lambda name, feed: ort.InferenceSession(str(tmp_path / name)).run(None, feed)  # noqa: E731
     sf = run("adapter.onnx", {"embedding": sx.astype(np.float32)})[0]
     qf = run("adapter.onnx", {"embedding": qx.astype(np.float32)})[0]
-    weight, bias, loss_before, loss_after, *_ = run("adapt.onnx", {
-        "support_features": sf, "support_labels": np.eye(7, dtype=np.float32)[sy]})
+    onehot = np.eye(7, dtype=np.float32)[sy]
+    weight, bias, loss_before, loss_after, *_ = run("adapt.onnx", {"support_features": sf, "support_labels": onehot})
+    refine = man["adaptation"]["refine"]
+    assert refine["file"] == "refine.onnx" and refine["steps"] == algorithms.NO_META_MODEL["refine_steps"]
+    rounds = algorithms.refine_rounds(refine["steps"], refine["max_rounds"], refine["budget"], *onehot.shape)
+    assert rounds >= 1  # a task this small gets its rounds: the Worker's path runs refine.onnx too
+    for _ in range(rounds):
+        weight, bias, refined_loss, _ = run("refine.onnx", {"support_features": sf, "support_labels": onehot,
+                                                            "start_weight": weight, "start_bias": bias})
+        assert refined_loss <= loss_after + 1e-6
+        loss_after = refined_loss
     got = run("head.onnx", {"features": qf, "weight": weight, "bias": bias})[0].argmax(-1)
     assert loss_after < loss_before
     np.testing.assert_array_equal(got, want)
@@ -71,10 +80,10 @@ def test_default_preset_ships_edge_no_meta_and_overrides_still_work():
 
 
 def test_manifest_cites_the_measured_rows():
-    m = evaluate.measured_cross_dataset("edge_no_meta", "static-shipped",
+    m = evaluate.measured_cross_dataset("edge_no_meta", "static-meta",
                                         model_args=algorithms.edge_no_meta_model(256).constructor_args())
     rows = [r for r in json.loads(evaluate.EVALUATION_JSON.read_text())["results"]
-            if (r["protocol"], r["method"], r["encoder"]) == ("cross", "edge_no_meta", "static-shipped")]
+            if (r["protocol"], r["method"], r["encoder"]) == ("cross", "edge_no_meta", "static-meta")]
     assert m["source"] == "docs/results/evaluation.json" and m["cells"] == len(rows) == 6
     assert m["same_model_as_evaluated"] is True
     assert m["mean_pct"] == round(100 * float(np.mean([r["accuracy"] for r in rows])), 2)
@@ -85,13 +94,20 @@ def test_manifest_cites_the_measured_rows():
 def test_shipped_step_is_the_one_selected_on_meta_valid():
     """The default's solver, steps and prior are what tune_edge_no_meta selected on meta-valid among the
     configurations within the latency budget (read, not typed)."""
+    from training import tune_edge_no_meta as tune
+
     selection = json.loads((evaluate.EVALUATION_JSON.parent / "edge_no_meta_selection.json").read_text())
     shipped = algorithms.NO_META_MODEL
-    assert selection["selected"] == {"solver": shipped["solver"], "steps": shipped["steps"], "prior": shipped["prior"]}
+    assert selection["selected"] == {"solver": shipped["solver"], "steps": shipped["steps"], "prior": shipped["prior"],
+                                     "rounds": shipped["refine_max_rounds"]}
     assert selection["selected"] == selection["shipped"]
-    affordable = [r for r in selection["rows"] if r["steps"] <= selection["max_steps"]]
+    # the shipped refinement is the grid's: rounds of REFINE_STEPS for tasks up to REFINE_UNITS
+    assert {k: shipped[k] for k in ("refine_steps", "refine_max_rounds", "refine_budget")} == {
+        k: v for k, v in tune.model_overrides(selection["selected"]).items() if k.startswith("refine_")}
+    assert (selection["refine_steps"], selection["refine_units"]) == (tune.REFINE_STEPS, tune.REFINE_UNITS)
+    affordable = [r for r in selection["rows"] if r["total_steps"] <= selection["max_steps"]]
     top = max(r["meta_valid_mean"] for r in affordable)
     chosen = next(r for r in affordable if {k: r.get(k) for k in selection["selected"]} == selection["selected"])
     assert chosen["meta_valid_mean"] >= top - selection["tie_points"]  # within noise of the best...
-    assert all(r["steps"] >= chosen["steps"] for r in affordable if r["meta_valid_mean"] >= top - selection["tie_points"])
-    assert any(r["steps"] > selection["max_steps"] for r in selection["rows"])  # larger ones were scored, not chosen
+    assert all(r["total_steps"] >= chosen["total_steps"] for r in affordable if r["meta_valid_mean"] >= top - selection["tie_points"])
+    assert any(r["total_steps"] > selection["max_steps"] for r in selection["rows"])  # larger ones were scored, not chosen

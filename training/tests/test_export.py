@@ -116,3 +116,30 @@ def test_transformer_encoder_export_parity_and_int8(tmp_path):
     enc = next(f for f in man["files"] if f["name"] == "encoder.onnx")
     assert [i["name"] for i in enc["inputs"]] == ["input_ids", "attention_mask"]
     assert enc["outputs"][0]["shape"] == ["batch", 384]
+
+
+def test_refine_rounds_export_and_parity(tmp_path):
+    """A cg model with refinement rounds ships refine.onnx, named in the manifest; golden.json's head is
+    adapt.onnx's followed by the rounds of refine.onnx (the Worker's path), not adapt.onnx's alone."""
+    from training import algorithms
+
+    m = MetaModel(ModelConfig(dim=16, features=16, hidden=0, steps=2, solver="cg", prior=1.0, learn_step_sizes=False,
+                              refine_steps=2, refine_max_rounds=2, refine_budget=10**6)).eval()
+    man = export.build_artifact(m, TinyStaticEncoder(), tmp_path, "edge_no_meta", {"x": 1})
+    assert man["adaptation"]["refine"] == {"file": "refine.onnx", "steps": 2, "max_rounds": 2, "budget": 10**6}
+    assert next(f for f in man["files"] if f["name"] == "refine.onnx")["role"] == "refine"
+    assert man["parity"]["max_abs_diff"] <= man["tolerance"]["atol"]
+    golden = json.loads((tmp_path / "golden.json").read_text())["adapt"]
+    sf, sl = (np.array(golden[k], np.float32) for k in ("support_features", "support_labels"))
+    run = lambda name, feed: ort.InferenceSession(str(tmp_path / name)).run(None, feed)  # noqa: E731
+    w, b, *_ = run("adapt.onnx", {"support_features": sf, "support_labels": sl})
+    assert np.abs(w - np.array(golden["weight"])).max() > 1e-3  # the rounds move the head
+    for _ in range(algorithms.refine_rounds(2, 2, 10**6, *sl.shape)):
+        w, b, loss_after, acc_after = run("refine.onnx", {"support_features": sf, "support_labels": sl,
+                                                          "start_weight": w, "start_bias": b})
+    np.testing.assert_allclose(w, golden["weight"], atol=1e-4, rtol=1e-3)
+    np.testing.assert_allclose(b, golden["bias"], atol=1e-4, rtol=1e-3)
+    assert float(loss_after) == pytest.approx(golden["loss_after"], abs=1e-4)
+    (tmp_path / "refine.onnx").unlink()  # a manifest naming a missing refine graph does not verify
+    with pytest.raises(manifest.ManifestError):
+        manifest.verify_artifact(tmp_path)
