@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run calibrate -- [--artifact DIR] [--out DIR] [--fit-with DIR] [--episodes E]
+// npm run calibrate -- [--artifact DIR] [--out DIR] [--fit-with DIR] [--episodes E] [--objective targets|balance]
 // Fits the in-scope factor of the confidence (functions/model/confidence.ts) for an artifact and writes
 // a calibrated copy: the same files, its manifest with `calibration` and a version ending in "-cal".
 // --fit-with runs the episodes on another artifact: the artifact's twin whose encoder never saw SGD's
@@ -11,8 +11,11 @@
 // queries are those intents' test turns, while the turns of the intents left out are its out-of-scope
 // inputs — as a customer's bot meets messages none of its labels covers. The episodes run through the
 // production model code in workerd (scripts/eval.worker.ts). The grid search picks the center and scale
-// that, at the default threshold, best balance out-of-scope inputs routed to the LLM against in-scope
-// inputs answered by the model. CLINC150's oos split stays the held-out test (`npm run eval`).
+// by the cascade's product targets at the default threshold (`targets`, the default): among the settings
+// that send at least 80 % of out-of-scope inputs to the LLM and keep the model's own answers at least
+// 95 % right, the one that answers the most in-scope inputs; where none meets both on the episodes, the
+// `balance` objective decides — the mean of the out-of-scope share routed and the in-scope share
+// answered. CLINC150's oos split stays the held-out test (`npm run eval`).
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -24,7 +27,13 @@ import { guardWorkerd } from "./workerd-guard/guard.mjs";
 
 guardWorkerd(); // before workerd starts (scripts/workerd-guard/guard.mjs)
 const ROOT = resolve(import.meta.dirname, "..");
-const { values: opt } = parseArgs({ options: { artifact: { type: "string" }, out: { type: "string" }, "fit-with": { type: "string" }, episodes: { type: "string", default: "24" }, seed: { type: "string", default: "7" } } });
+const { values: opt } = parseArgs({ options: { artifact: { type: "string" }, out: { type: "string" }, "fit-with": { type: "string" }, episodes: { type: "string", default: "24" }, seed: { type: "string", default: "7" }, objective: { type: "string", default: "targets" } } });
+// The cascade's product targets (docs/benchmarks.md "Confidence and the cascade").
+const TARGETS = { oosToLlm: 0.8, answeredAccuracy: 0.95 };
+if (!["targets", "balance"].includes(opt.objective)) {
+  console.error(`[calibrate] --objective must be targets or balance, not ${opt.objective}`);
+  process.exit(2);
+}
 const DATA = resolve(process.env.ADAPTAGENT_DATA_DIR ?? resolve(ROOT, "../shared/data"));
 const log = (m) => console.error(`[calibrate] ${m}`);
 const src = (f) => join(DATA, "sgd", f);
@@ -77,15 +86,23 @@ const figures = (cal) => {
   const f = confidenceWith(cal);
   return cascade({ confidence: ins.p.map((p, i) => f(p, ins.sim[i])), correct: ins.correct }, { confidence: outs.p.map((p, i) => f(p, outs.sim[i])) });
 };
-let best = null;
+const grid = [];
 for (let center = 0.1; center <= 0.95; center += 0.01) {
   for (const scale of [5, 10, 20, 40, 80, 160, 320]) {
     const cal = { center: Number(center.toFixed(2)), scale };
-    const f = figures(cal);
-    const objective = (f.oos_to_llm + f.in_scope_answered_by_model) / 2;
-    if (!best || objective > best.objective) best = { cal, f, objective };
+    grid.push({ cal, f: figures(cal) });
   }
 }
+const balance = ({ f }) => (f.oos_to_llm + f.in_scope_answered_by_model) / 2;
+const meetsTargets = ({ f }) => f.oos_to_llm >= TARGETS.oosToLlm && (f.answered_accuracy ?? 0) >= TARGETS.answeredAccuracy;
+const feasible = opt.objective === "targets" ? grid.filter(meetsTargets) : [];
+// first best wins ties: the grid's order (center, then scale) decides, as before
+const argmax = (xs, score) => xs.reduce((a, b) => (score(b) > score(a) ? b : a));
+const best = feasible.length ? argmax(feasible, ({ f }) => f.in_scope_answered_by_model) : argmax(grid, balance);
+const objective = feasible.length
+  ? `the most in-scope inputs answered by the model among settings that route >= ${TARGETS.oosToLlm * 100} % of out-of-scope inputs to the LLM at >= ${TARGETS.answeredAccuracy * 100} % answered accuracy, at the default threshold`
+  : "mean of out-of-scope routed to the LLM and in-scope answered by the model, at the default threshold";
+if (opt.objective === "targets" && !feasible.length) log("no setting meets the cascade targets on these episodes: balancing routed and answered instead");
 const plain = cascade({ confidence: ins.p, correct: ins.correct }, { confidence: outs.p });
 log(`plain softmax at ${DEFAULT_THRESHOLD}: ${JSON.stringify(plain)}`);
 log(`fitted center ${best.cal.center}, scale ${best.cal.scale}: ${JSON.stringify(best.f)}`);
@@ -93,7 +110,7 @@ log(`fitted center ${best.cal.center}, scale ${best.cal.scale}: ${JSON.stringify
 const calibration = {
   kind: "nearest-similarity", center: best.cal.center, scale: best.cal.scale,
   fitted_on: `sgd: ${Number(opt.episodes)} episodes of 2-20 intents x 5/10 shots, held-out intents as out-of-scope (scripts/calibrate.mjs, seed ${opt.seed})`,
-  objective: "mean of out-of-scope routed to the LLM and in-scope answered by the model, at the default threshold",
+  objective,
   threshold: DEFAULT_THRESHOLD, source_figures: best.f, source_figures_uncalibrated: plain,
   ...(fitDir !== artifactDir ? { fitted_with: { version: fitManifest.version, encoder: fitManifest.encoder.tag, teacher: fitManifest.encoder.teacher } } : {}),
 };

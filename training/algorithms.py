@@ -28,11 +28,13 @@ from training.model import MetaModel, ModelConfig
 ALGORITHMS = ("maml", "fomaml", "reptile", "protonet", "proto_maml", "meta_sgd")
 # Not meta-learned: the edge's adapt/logits path with an identity adapter (unit-normalised embeddings),
 # prototype-initialised head and 5 conjugate-gradient steps towards the L2-regularised logistic
-# regression optimum (`adapt_cg`, prior 1: scikit-learn's C = temperature² / prior = 100, temperature 10).
-# Solver, steps and prior are selected on meta-valid tasks of both shapes among the configurations that
-# fit the adaptation latency budget (training/tune_edge_no_meta.py, results in
-# docs/results/edge_no_meta_selection.json). Plain gradient steps ("gd") gain all-way with a larger step
-# but lose few-way; cg has no step size and gains on both.
+# regression optimum (`adapt_cg`, prior 3: scikit-learn's C = temperature² / prior ≈ 33, temperature 10),
+# then one refinement round of 5 more steps (refine.onnx) for every task up to 1 M support examples x
+# labels: 5 steps left the head 1-1.4 points under a converged logistic regression on banking77.
+# Prior and rounds are selected on meta-valid tasks of both shapes among the configurations that fit the
+# adaptation latency budget (training/tune_edge_no_meta.py, results in
+# docs/results/edge_no_meta_selection.json). cg beat plain gradient steps ("gd", which lose few-way at
+# the step sizes that gain all-way) at every step count when it was selected.
 NO_META = "edge_no_meta"
 NO_META_MODEL = dict(hidden=0, head_init="prototypes", solver="cg", steps=5, prior=3.0, inner_lr=2.0,
                      learn_step_sizes=False, temperature=10.0, inner_l2=0.0,
