@@ -215,8 +215,9 @@ def _golden(out: Path, manifest: dict, base_golden: dict) -> dict:
     if refine:  # the Worker's rounds of refine.onnx after adapt.onnx (algorithms.refine_rounds)
         from training.algorithms import refine_rounds
 
+        refine_s = sess(refine["file"])
         for _ in range(refine_rounds(refine["steps"], refine["max_rounds"], refine["budget"], *sl.shape)):
-            w, b, loss_after, acc_after = sess(refine["file"]).run(
+            w, b, loss_after, acc_after = refine_s.run(
                 None, {"support_features": feats[:6], "support_labels": sl, "start_weight": w, "start_bias": b})
             adapted = [w, b, adapted[2], loss_after, adapted[4], acc_after]
     logits = sess("head.onnx").run(None, {"features": feats, "weight": w, "bias": b})[0]

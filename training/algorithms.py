@@ -156,7 +156,7 @@ def refine_rounds(steps: int, max_rounds: int, budget: int, support: int, ways: 
 
 def model_refine_rounds(model: MetaModel, support: int, ways: int) -> int:
     c = model.cfg
-    return refine_rounds(c.refine_steps, c.refine_max_rounds, c.refine_budget, support, ways) if c.solver == "cg" else 0
+    return refine_rounds(c.refine_steps, c.refine_max_rounds, c.refine_budget, support, ways) if c.refines else 0
 
 
 def adapt_cg(model: MetaModel, support_features: torch.Tensor, support_onehot: torch.Tensor, steps: int,

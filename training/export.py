@@ -72,10 +72,6 @@ class _Refine(nn.Module):
         return w, b, s["loss_after"], s["acc_after"]
 
 
-def has_refine(model: MetaModel) -> bool:
-    return model.cfg.solver == "cg" and model.cfg.refine_steps > 0 and model.cfg.refine_max_rounds > 0
-
-
 class _Head(nn.Module):
     def __init__(self, model: MetaModel):
         super().__init__(); self.model = model
@@ -126,7 +122,7 @@ def export_meta_model(model: MetaModel, out: Path) -> None:
     _export(_Adapt(model), (sf, sl), out / "adapt.onnx", ["support_features", "support_labels"], ADAPT_OUTPUTS,
             {"support_features": {0: "support"}, "support_labels": {0: "support", 1: "ways"},
              "weight": {0: "ways"}, "bias": {0: "ways"}})
-    if has_refine(model):
+    if model.cfg.refines:
         w, b, _ = algorithms.adapt(model, sf, sl, refine=False)
         _export(_Refine(model), (sf, sl, w, b), out / "refine.onnx", ["support_features", "support_labels", "start_weight", "start_bias"],
                 REFINE_OUTPUTS, {"support_features": {0: "support"}, "support_labels": {0: "support", 1: "ways"},
@@ -224,7 +220,7 @@ def golden_and_parity(model: MetaModel, encoder, section: dict, out: Path, tol: 
     embedding = np.asarray(encoder.encode(GOLDEN_TEXTS), np.float32)
     feats = model.features(torch.from_numpy(embedding))
     adapter, adapt_s, head = _session(out / "adapter.onnx"), _session(out / "adapt.onnx"), _session(out / "head.onnx")
-    refine_s = _session(out / "refine.onnx") if has_refine(model) else None
+    refine_s = _session(out / "refine.onnx") if model.cfg.refines else None
     _close("adapter", adapter.run(None, {"embedding": embedding})[0], feats.numpy(), tol, report)
 
     if "context" in section.get("files", {}):

@@ -69,7 +69,7 @@ def write_manifest(out: Path, model, encoder: dict, algorithm: str, hyperparamet
                        **({"prior": model.cfg.prior, **({"refine": {
                            "file": "refine.onnx", "steps": model.cfg.refine_steps,
                            "max_rounds": model.cfg.refine_max_rounds, "budget": model.cfg.refine_budget}}
-                           if model.cfg.refine_steps > 0 and model.cfg.refine_max_rounds > 0 else {})}
+                           if model.cfg.refines else {})}
                           if model.cfg.solver == "cg" else {
                            "learned_step_sizes": model.cfg.learn_step_sizes,
                            "step_size_mean": float(lr_w.detach().mean()),

@@ -41,6 +41,11 @@ class ModelConfig:
     refine_max_rounds: int = 0     # at most this many rounds
     refine_budget: int = 0         # rounds x refine_steps x support size x ways stays within this
 
+    @property
+    def refines(self) -> bool:
+        """Whether refinement rounds follow `steps` (the artifact then ships refine.onnx)."""
+        return self.solver == "cg" and self.refine_steps > 0 and self.refine_max_rounds > 0
+
     def __post_init__(self) -> None:
         if self.head_init not in HEAD_INITS:
             raise ValueError(f"head_init must be one of {HEAD_INITS}, got {self.head_init!r}")
