@@ -102,6 +102,9 @@ ENCODERS = {
     # The static student distilled from the episodically trained teacher (meta-episodic below), on the
     # sets' train texts without any text of the target (cross-clean, like that teacher).
     "static-meta": lambda holdout: _default_student(holdout),
+    # The same recipe with its tuning stopped on the sets' valid texts (the domains its corpus holds)
+    # instead of sgd's valid turns (domains it does not): the default student's recipe until 2026-12-05.
+    "static-meta-setsstop": lambda holdout: _default_student(holdout, stop_on="sets-valid"),
     # The cross-clean student (no text of the target in its corpus), and the same student re-tuned on the
     # target's unlabelled train texts as an account's own traffic (training/account_encoder.py: the
     # cross-unlabelled protocol, never a valid or test text, no label); "-1k": only 1 000 of those texts.
@@ -160,10 +163,10 @@ def _context(holdout, **student_changes):
 _TEACHER: list = []
 
 
-def _default_student(holdout):
-    from training.distill import default_student
+def _default_student(holdout, **changes):
+    from training.distill import build_student, default_recipe
 
-    return default_student(holdout)
+    return build_student(replace(default_recipe(holdout), **changes), holdout)
 
 
 def _artifact_encoder():
@@ -359,10 +362,10 @@ def run(cfg: EvalConfig) -> dict:
             key += (SHIPPED_CONTEXT.key(), SHIPPED_FORMAT)
         if enc == "artifact":  # which build models/default holds now
             key += (json.loads((REPO / "models" / "default" / "manifest.json").read_text())["encoder"]["tag"],)
-        if enc == "static-meta":  # the student's recipe (its key holds its teacher's)
+        if enc.startswith("static-meta"):  # the student's recipe (its key holds its teacher's)
             from training.distill import default_recipe
 
-            key += (default_recipe(target).key(),)
+            key += (replace(default_recipe(target), **({"stop_on": "sets-valid"} if enc.endswith("-setsstop") else {})).key(),)
         if "-sgd" in enc:  # the corpus changes the student: its config key too
             key += (replace(SHIPPED, corpus="sets+sgd-labelled" if "-sgdl" in enc else "sets+sgd").key(),)
         if enc in ("static-clean", "static-ctx-clean"):

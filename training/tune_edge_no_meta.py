@@ -6,9 +6,12 @@ For each cross-dataset target, meta-valid tasks are *single-domain* episodes dra
 sets' valid splits (`same_group=True`: a real Task's labels come from one domain; mixed-domain tasks are
 easier and ranked a diverging step size first), in both shapes the service sees: all-way (every label of
 the domain) and few-way (EvalConfig.episode_ways). A setting that only suits one shape is not selected.
-Every configuration of the grid is scored on them. Selection: among those within the latency budget
-(MAX_STEPS), the best mean meta-valid accuracy, ties within TIE points going to fewer steps. The target's
-test accuracy is recorded beside it for the report only. Encoder: an evaluate.ENCODERS name (default:
+Every configuration of the grid is scored on them. Selection: the steps are not a choice — the head's
+objective is the same at every step count and more steps only bring it closer to that objective's optimum,
+which the edge must reach (a converged logistic regression on the same features is the bar) — so the
+adaptation gets the most steps the latency budget affords (MAX_STEPS); the prior, which changes the
+objective, is the one with the best mean meta-valid accuracy at that step count. The target's test
+accuracy is recorded beside it for the report only. Encoder: an evaluate.ENCODERS name (default:
 `static-meta`, the shipped recipe built without any text of the target, so the test column is cross-clean).
 The grid: the cg solver's prior (the pull towards the prototype head) x refinement rounds.
 """
@@ -42,7 +45,6 @@ REFINE_UNITS = 1_000_000
 # round of 5. Configurations with more steps are scored and reported, never selected.
 MAX_STEPS = 10
 VALID_TASKS = 6  # per target, shot count and task shape
-TIE = 0.1  # points of meta-valid accuracy
 
 
 def _key(g: dict) -> tuple:
@@ -88,14 +90,15 @@ def run(encoder_name: str = "static-meta") -> dict:
              "test_cells": {f"{t}/{k}": round(100 * test[_key(g)][2 * i + j], 2)
                             for i, t in enumerate(data.SETS) for j, k in enumerate(cfg.cross_shots)}}
             for g in GRID]
-    # Adaptation latency is linear in the steps: among configurations within TIE points of the best
-    # meta-valid mean (differences that small are noise over these tasks), the fewest steps win.
-    affordable = [r for r in rows if r["total_steps"] <= MAX_STEPS]
-    top = max(r["meta_valid_mean"] for r in affordable)
-    best = min((r for r in affordable if r["meta_valid_mean"] >= top - TIE), key=lambda r: (r["total_steps"], -r["meta_valid_mean"]))
+    # The most steps within the latency budget (convergence is required, not selected: meta-valid accuracy
+    # moves by hundredths of a point between 5 and 10 steps over these near-saturated tasks, so a rule that
+    # traded steps for it chose on noise), then the prior with the best meta-valid mean at those steps.
+    steps = max(r["total_steps"] for r in rows if r["total_steps"] <= MAX_STEPS)
+    best = max((r for r in rows if r["total_steps"] == steps), key=lambda r: r["meta_valid_mean"])
     return {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "encoder": encoder_name,
             "protocol": "cross-dataset all-way; selection on single-domain all-way and few-way meta-valid tasks",
-            "valid_tasks_per_cell": VALID_TASKS, "tie_points": TIE, "max_steps": MAX_STEPS,
+            "valid_tasks_per_cell": VALID_TASKS, "max_steps": MAX_STEPS,
+            "rule": "the most steps within max_steps; among those, the best meta-valid mean",
             "refine_steps": REFINE_STEPS, "refine_units": REFINE_UNITS,
             "selected": {k: v for k, v in best.items() if k in ("solver", "steps", "prior", "rounds")},
             "shipped": {"solver": NO_META_MODEL["solver"], "steps": NO_META_MODEL["steps"], "prior": NO_META_MODEL["prior"],

@@ -127,3 +127,18 @@ def test_sgd_tuning_corpus_is_cross_clean(corpus):
     added = set(tune) - set(plain)
     assert len(added) > 20_000 and added <= set(data.load_texts("sgd/train")) | set(data.load_texts("sgd/utterances_train"))
     assert len(tune) - len([t for t in plain if t not in banned]) == len(added)  # each sgd text once
+
+
+@pytest.mark.parametrize("target", ["banking77", None])
+def test_stopping_texts_are_text_the_table_never_reads(target):
+    """sgd's valid turns, less any text of the held-out target (cross-clean) and any tuning text."""
+    from training.distill import stopping_texts, tuning_corpus
+
+    tune, _ = tuning_corpus(target, "sets-clean" if target else "sets")
+    texts = stopping_texts("sgd", target, exclude=set(tune))
+    banned = data.set_texts(target) if target else set()
+    assert len(texts) > 3_000 and len(texts) == len(set(texts))
+    assert set(texts) <= set(data.load_texts("sgd/valid"))
+    assert not set(texts) & set(tune) and not set(texts) & banned
+    with pytest.raises(data.DataError, match="unknown stop_on"):
+        stopping_texts("clinc150", target, exclude=set())
