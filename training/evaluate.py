@@ -76,6 +76,15 @@ META_ENCODERS = {
 }
 
 # name -> (held-out set -> encoder). "static" is the shipped student's recipe.
+# The default student's recipe (distill.default_recipe) and variants of it, as changes to its DistillConfig.
+STATIC_META_VARIANTS = {
+    "static-meta": {},
+    # tuning stopped on the sets' valid texts (the domains its corpus holds) instead of sgd's valid turns
+    # (domains it does not): the default student's recipe until 2026-12-05
+    "static-meta-setsstop": {"stop_on": "sets-valid"},
+    "static-meta-lr3e-4": {"lr": 3e-4},
+}
+
 ENCODERS = {
     "teacher": lambda holdout: _teacher(),
     "static": _student(),
@@ -101,10 +110,9 @@ ENCODERS = {
     "static-sgdl-ctx": lambda holdout: _context(holdout, corpus="sets+sgd-labelled"),
     # The static student distilled from the episodically trained teacher (meta-episodic below), on the
     # sets' train texts without any text of the target (cross-clean, like that teacher).
-    "static-meta": lambda holdout: _default_student(holdout),
-    # The same recipe with its tuning stopped on the sets' valid texts (the domains its corpus holds)
-    # instead of sgd's valid turns (domains it does not): the default student's recipe until 2026-12-05.
-    "static-meta-setsstop": lambda holdout: _default_student(holdout, stop_on="sets-valid"),
+    # Variants of that recipe (STATIC_META_VARIANTS) are named static-meta-<variant>.
+    **{name: (lambda holdout, name=name: _default_student(holdout, **STATIC_META_VARIANTS[name]))
+       for name in STATIC_META_VARIANTS},
     # The cross-clean student (no text of the target in its corpus), and the same student re-tuned on the
     # target's unlabelled train texts as an account's own traffic (training/account_encoder.py: the
     # cross-unlabelled protocol, never a valid or test text, no label); "-1k": only 1 000 of those texts.
@@ -362,10 +370,10 @@ def run(cfg: EvalConfig) -> dict:
             key += (SHIPPED_CONTEXT.key(), SHIPPED_FORMAT)
         if enc == "artifact":  # which build models/default holds now
             key += (json.loads((REPO / "models" / "default" / "manifest.json").read_text())["encoder"]["tag"],)
-        if enc.startswith("static-meta"):  # the student's recipe (its key holds its teacher's)
+        if enc in STATIC_META_VARIANTS:  # the student's recipe (its key holds its teacher's)
             from training.distill import default_recipe
 
-            key += (replace(default_recipe(target), **({"stop_on": "sets-valid"} if enc.endswith("-setsstop") else {})).key(),)
+            key += (replace(default_recipe(target), **STATIC_META_VARIANTS[enc]).key(),)
         if "-sgd" in enc:  # the corpus changes the student: its config key too
             key += (replace(SHIPPED, corpus="sets+sgd-labelled" if "-sgdl" in enc else "sets+sgd").key(),)
         if enc in ("static-clean", "static-ctx-clean"):
