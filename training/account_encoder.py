@@ -119,15 +119,17 @@ def tune_for_account(base: StaticEncoder, basis: np.ndarray, teacher, account_te
     return student, report
 
 
-def build_heldout_account_student(holdout: str, cfg: AccountTuneConfig = AccountTuneConfig()) -> StaticEncoder:
+def build_heldout_account_student(holdout: str, cfg: AccountTuneConfig = AccountTuneConfig(),
+                                  base_cfg=None) -> StaticEncoder:
     """The evaluation's account case (cross-unlabelled): the cross-clean student for `holdout` (no text
-    of it in the corpus), re-tuned on `holdout`'s unlabelled *train* texts as if they were an account's
-    traffic; never a valid or test text, no label. Cached under .cache/encoders/."""
+    of it in the corpus; `base_cfg`, default the all-MiniLM-L6-v2 student's recipe), re-tuned on
+    `holdout`'s unlabelled *train* texts as if they were an account's traffic, with the targets of that
+    student's own teacher; never a valid or test text, no label. Cached under .cache/encoders/."""
     from training import data
     from training.distill import ENCODERS_CACHE, RECIPE_VERSION, SHIPPED, build_student, student_basis, \
         teacher_for, tuning_corpus
 
-    base_cfg = replace(SHIPPED, corpus="sets-clean")
+    base_cfg = base_cfg or replace(SHIPPED, corpus="sets-clean")
     out = ENCODERS_CACHE / f"static-account-r{RECIPE_VERSION}-{base_cfg.key()}-{cfg.key()}-{holdout}"
     if (out / "static_encoder.json").is_file():
         return StaticEncoder.load(out)

@@ -119,6 +119,8 @@ ENCODERS = {
     "static-clean": _student(corpus="sets-clean"),
     "static-account": lambda holdout: _account(holdout),
     "static-account-1k": lambda holdout: _account(holdout, max_texts=1000),
+    # The default student's recipe (static-meta) re-tuned the same way: what an account's own encoder is.
+    "static-meta-account": lambda holdout: _account(holdout, base="static-meta"),
     # The same with the context net (the shipped encoder's shape): the cross-clean student's net, and that
     # net over the re-tuned table (the net itself is not re-tuned: an account's version shares its graph).
     "static-ctx-clean": lambda holdout: _context(holdout, corpus="sets-clean"),
@@ -145,10 +147,18 @@ def _meta_encoder(holdout, name: str):
     return build_meta_encoder(_meta_config(name), holdout)
 
 
-def _account(holdout, context=False, **changes):
+def _account_base(enc: str, holdout: str):
+    """The base recipe an account encoder re-tunes: the default student's for static-meta-account, the
+    all-MiniLM-L6-v2 student's (cross-clean corpus) for the static-account rows."""
+    from training.distill import SHIPPED, default_recipe
+
+    return default_recipe(holdout) if enc.startswith("static-meta") else replace(SHIPPED, corpus="sets-clean")
+
+
+def _account(holdout, context=False, base="static-account", **changes):
     from training.account_encoder import AccountTuneConfig, build_heldout_account_student
 
-    student = build_heldout_account_student(holdout, AccountTuneConfig(**changes))
+    student = build_heldout_account_student(holdout, AccountTuneConfig(**changes), _account_base(base, holdout))
     if not context:
         return student
     from training.context_encoder import ContextEncoder
@@ -381,7 +391,7 @@ def run(cfg: EvalConfig) -> dict:
         if "-account" in enc:  # the base student's and the re-tuning's recipes
             from training.account_encoder import AccountTuneConfig
 
-            key += (replace(SHIPPED, corpus="sets-clean").key(),
+            key += (_account_base(enc, target).key(),
                     AccountTuneConfig(**({"max_texts": 1000} if enc.endswith("-1k") else {})).key())
         if enc.startswith("trunc"):  # the cut teacher's recipe
             from training.truncated_student import TruncatedConfig

@@ -86,3 +86,20 @@ def test_report_tables_come_from_the_rows(tmp_path):
     report.merge(str(tmp_path / "m.json"), [str(a), str(b)])
     merged = json.loads((tmp_path / "m.json").read_text())
     assert merged["results"] == rows and len(merged["runs"]) == 2
+
+
+def test_static_meta_rows_name_the_recipe_they_were_built_with():
+    """Every static-meta* encoder builds the default student's recipe with its own changes (and the cache key
+    follows them), and an account encoder re-tunes the base its name says."""
+    from dataclasses import replace
+
+    from training import evaluate
+    from training.distill import SHIPPED, default_recipe
+
+    for name, changes in evaluate.STATIC_META_VARIANTS.items():
+        assert name in evaluate.ENCODERS and name.startswith("static-meta")
+        assert (replace(default_recipe("hwu64"), **changes) == default_recipe("hwu64")) == (not changes)
+    assert evaluate.STATIC_META_VARIANTS["static-meta-setsstop"] == {"stop_on": "sets-valid"}
+    assert default_recipe("hwu64").stop_on == "sgd" and default_recipe("hwu64").corpus == "sets-clean"
+    assert evaluate._account_base("static-meta-account", "hwu64") == default_recipe("hwu64")
+    assert evaluate._account_base("static-account", "hwu64") == replace(SHIPPED, corpus="sets-clean")
