@@ -12,8 +12,9 @@ what the edge runs). Encoders: the teacher and each static student; a student ev
 was tuned without any text of that target (distill.tuning_corpus).
 
 Every (protocol, target, encoder, method) result is cached under .cache/evaluate/ so an interrupted run
-resumes; `python -m training evaluate --out docs/results/evaluation.json` writes the JSON the plots and
-docs/benchmarks.md are made from.
+resumes; `python -m training evaluate` writes its rows into docs/results/evaluation.json (`--out`), the JSON the
+plots and docs/benchmarks.md are made from: a row measured again replaces the old one, the others stay
+(`--replace` overwrites the file instead).
 """
 from __future__ import annotations
 
@@ -478,6 +479,8 @@ def add_command(subparsers) -> None:
     p.add_argument("--episodes", type=int, default=600)
     p.add_argument("--meta-steps", type=int, default=EvalConfig().train["meta_steps"])
     p.add_argument("--plots", action="store_true", help="also write PNG plots next to --out")
+    p.add_argument("--replace", action="store_true",
+                   help="overwrite --out; without it the run's rows are merged into an existing --out")
     p.set_defaults(run=_cli)
 
 
@@ -500,8 +503,24 @@ def _cli(args) -> None:
                      train={**base.train, "meta_steps": args.meta_steps})
     report = run(cfg)
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    measured = len(report["results"])
+    if args.out.is_file() and not args.replace:  # the committed file holds every measured row: add to it
+        report = merge_into(json.loads(args.out.read_text()), report)
     args.out.write_text(json.dumps(report, indent=1))
-    print(f"[evaluate] {len(report['results'])} results -> {args.out}", file=sys.stderr)
+    print(f"[evaluate] {measured} results -> {args.out} ({len(report['results'])} rows in it)", file=sys.stderr)
+
+
+ROW_KEY = ("protocol", "target", "encoder", "method", "ways", "shots")
+
+
+def merge_into(existing: dict, new: dict) -> dict:
+    """`new`'s rows written into the report `existing`: a row measured again (same ROW_KEY) replaces the old
+    one, every other row stays; the new run's created / machine / settings / seconds are added to `runs`."""
+    key = lambda r: tuple(r.get(k) for k in ROW_KEY)  # noqa: E731
+    fresh = {key(r) for r in new["results"]}
+    run = {k: new.get(k) for k in ("created", "machine", "settings", "seconds")}
+    return {**existing, "runs": [*existing.get("runs", []), run],
+            "results": [r for r in existing["results"] if key(r) not in fresh] + new["results"]}
     if args.plots:
         from training import plots
         plots.write_all(report, args.out.parent)

@@ -103,3 +103,17 @@ def test_static_meta_rows_name_the_recipe_they_were_built_with():
     assert default_recipe("hwu64").stop_on == "sgd" and default_recipe("hwu64").corpus == "sets-clean"
     assert evaluate._account_base("static-meta-account", "hwu64") == default_recipe("hwu64")
     assert evaluate._account_base("static-account", "hwu64") == replace(SHIPPED, corpus="sets-clean")
+
+
+def test_a_run_adds_its_rows_to_the_report_without_losing_the_others():
+    from training.evaluate import merge_into
+
+    row = lambda enc, shots, acc: {"protocol": "cross", "target": "hwu64", "encoder": enc, "method": "logreg",  # noqa: E731
+                                   "ways": 64, "shots": shots, "accuracy": acc}
+    existing = {"created": "old", "machine": "m", "settings": {}, "seconds": 1, "anchors": {},
+                "results": [row("a", 5, 0.5), row("a", 10, 0.6), row("b", 5, 0.7)]}
+    new = {"created": "new", "machine": "m2", "settings": {"x": 1}, "seconds": 2, "results": [row("a", 5, 0.55)]}
+    merged = merge_into(existing, new)
+    assert merged["results"] == [row("a", 10, 0.6), row("b", 5, 0.7), row("a", 5, 0.55)]
+    assert merged["created"] == "old" and merged["runs"] == [{"created": "new", "machine": "m2", "settings": {"x": 1}, "seconds": 2}]
+    assert len(merge_into(merged, new)["runs"]) == 2 and merge_into(merged, new)["results"] == merged["results"]
