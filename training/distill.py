@@ -71,14 +71,15 @@ class DistillConfig:
     stop_on: str = "sets-valid"
 
     def key(self) -> str:
-        # Options added later are left out while off, so students cached before them keep their key.
-        fields = {k: v for k, v in asdict(self).items()
-                  if not (k in ("center", "shared_map") and v is False) and not (k == "corpus" and v == "sets")
-                  and not (k == "teacher" and v == "minilm") and not (k == "stop_on" and v == "sets-valid")}
+        # Options added later are left out at their first default, so students cached before them keep their key.
+        fields = {k: v for k, v in asdict(self).items() if k not in _LATER_OPTIONS or v != _LATER_OPTIONS[k]}
         if self.teacher != "minilm":  # a trained teacher's own recipe is part of what the student is
             fields["teacher_recipe"] = _trained_teacher_config(self.teacher).key()
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
+
+# DistillConfig options added after students were first cached, with the value every earlier student had.
+_LATER_OPTIONS = {"center": False, "shared_map": False, "corpus": "sets", "teacher": "minilm", "stop_on": "sets-valid"}
 
 # Sizes measured in `python -m training evaluate --distill-compare`; the default ships (see
 # docs/benchmarks.md, "Distillation").

@@ -30,6 +30,7 @@ import numpy as np
 
 from training import data
 from training.encoders import CACHE_ROOT, TeacherEncoder, embed
+from training.report import merge_into
 
 RESULTS_CACHE = CACHE_ROOT / "evaluate"
 REPO = Path(__file__).resolve().parents[1]
@@ -508,19 +509,6 @@ def _cli(args) -> None:
         report = merge_into(json.loads(args.out.read_text()), report)
     args.out.write_text(json.dumps(report, indent=1))
     print(f"[evaluate] {measured} results -> {args.out} ({len(report['results'])} rows in it)", file=sys.stderr)
-
-
-ROW_KEY = ("protocol", "target", "encoder", "method", "ways", "shots")
-
-
-def merge_into(existing: dict, new: dict) -> dict:
-    """`new`'s rows written into the report `existing`: a row measured again (same ROW_KEY) replaces the old
-    one, every other row stays; the new run's created / machine / settings / seconds are added to `runs`."""
-    key = lambda r: tuple(r.get(k) for k in ROW_KEY)  # noqa: E731
-    fresh = {key(r) for r in new["results"]}
-    run = {k: new.get(k) for k in ("created", "machine", "settings", "seconds")}
-    return {**existing, "runs": [*existing.get("runs", []), run],
-            "results": [r for r in existing["results"] if key(r) not in fresh] + new["results"]}
     if args.plots:
         from training import plots
         plots.write_all(report, args.out.parent)

@@ -110,14 +110,32 @@ def throughput_table(rows) -> str:
     return "\n".join(lines)
 
 
+RUN_FIELDS = ("created", "machine", "settings", "seconds")
+ROW_KEY = ("protocol", "target", "encoder", "method", "ways", "shots")  # one measured cell
+
+
+def runs_of(report: dict) -> list[dict]:
+    """The runs a report holds: a merged report's own list, else the one run it is."""
+    return report.get("runs") or [{k: report.get(k) for k in RUN_FIELDS}]
+
+
 def merge(out: str, paths: list[str]) -> None:
     """One evaluation JSON from several runs (each ran a slice of the plan; rows are kept as they are)."""
     reports = [json.loads(Path(p).read_text()) for p in paths]
     # A report that is itself a merge contributes its own runs, so merging again loses none of them.
-    runs = [run for r in reports for run in (r.get("runs") or [{k: r[k] for k in ("created", "machine", "settings", "seconds")}])]
+    runs = [run for r in reports for run in runs_of(r)]
     merged = {**reports[0], "runs": runs,
               "results": [row for r in reports for row in r["results"]]}
     Path(out).write_text(json.dumps(merged, indent=1))
+
+
+def merge_into(existing: dict, new: dict) -> dict:
+    """`new`'s rows written into the report `existing` (what `python -m training evaluate` does to its --out):
+    a row measured again (same ROW_KEY) replaces the old one, every other row stays; `new`'s runs are added."""
+    key = lambda r: tuple(r.get(k) for k in ROW_KEY)  # noqa: E731
+    fresh = {key(r) for r in new["results"]}
+    return {**existing, "runs": [*existing.get("runs", []), *runs_of(new)],
+            "results": [r for r in existing["results"] if key(r) not in fresh] + new["results"]}
 
 
 def main(paths: list[str]) -> None:
