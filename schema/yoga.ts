@@ -2,13 +2,12 @@
 // request (bindings, the authenticated account, dataloader caches) comes through the server context.
 import { maxAliasesPlugin } from "@escape.tech/graphql-armor-max-aliases";
 import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
-import { maxTokensPlugin } from "@escape.tech/graphql-armor-max-tokens";
 import { createYoga } from "graphql-yoga";
 import { depsFor } from "../functions/deps";
 import { unauthenticated } from "../functions/errors";
 import type { Auth, Context } from "./builder";
 import { maskGraphQLError } from "./errors";
-import { maxNestingPlugin } from "./limits";
+import { documentLimitsPlugin } from "./limits";
 import { schema } from "./index";
 import { createLoaders } from "./loaders";
 
@@ -17,8 +16,8 @@ export const GRAPHQL_PATH = "/graphql";
 // Batching keeps the number of D1 queries flat, but not the size of an answer: nested connections of
 // 100 each multiply. These bound what one request may ask for (agents → tasks → examples → task → agent
 // is depth 11; introspection is exempt). The token and nesting limits stop a document before the
-// recursive parser runs (schema/limits.ts): 500 examples written inline in a createTask mutation are
-// ~4 500 tokens and nest 5 deep.
+// recursive parser runs, and every syntax error is a typed 400 (schema/limits.ts): 500 examples written
+// inline in a createTask mutation are ~4 500 tokens and nest 5 deep.
 export const QUERY_LIMITS = { depth: 12, aliases: 20, tokens: 10_000, nesting: 64 } as const;
 
 interface ServerContext {
@@ -39,8 +38,7 @@ const yoga = createYoga<ServerContext, Context>({
   plugins: [
     maxDepthPlugin({ n: QUERY_LIMITS.depth, exposeLimits: true }),
     maxAliasesPlugin({ n: QUERY_LIMITS.aliases, exposeLimits: true }),
-    maxNestingPlugin(QUERY_LIMITS.nesting),
-    maxTokensPlugin({ n: QUERY_LIMITS.tokens, exposeLimits: true }),
+    documentLimitsPlugin({ nesting: QUERY_LIMITS.nesting, tokens: QUERY_LIMITS.tokens }),
   ],
   maskedErrors: { maskError: maskGraphQLError },
   context: ({ env, auth }) => {

@@ -104,6 +104,31 @@ describe("GraphQL batching and limits", () => {
     const ok = await run(account, env.DB, NESTED);
     expect(ok.body.errors).toBeUndefined();
   });
+
+  it("answers every syntax error 400 GRAPHQL_PARSE_FAILED, under any Accept, the second time too", async () => {
+    const account = await newAccount();
+    const documents = ["{ llm { configured }", "{", "query {", "\ud800", `{ llm(x: "\udc00") { configured } }`, "}"];
+    for (const accept of [undefined, "application/json", "application/graphql-response+json"]) {
+      const headers = { ...account.headers, ...(accept ? { accept } : {}) };
+      for (const query of documents) {
+        for (let attempt = 0; attempt < 2; attempt++) { // the second one meets Yoga's caches
+          const res = await call("/graphql", { headers, body: { query } });
+          expect([res.status, query, accept]).toEqual([400, query, accept]);
+          const body = res.json as { errors?: { message: string; extensions?: { code?: string } }[]; data?: unknown };
+          expect(body.data).toBeUndefined();
+          expect(body.errors?.map((e) => e.extensions?.code)).toEqual(["GRAPHQL_PARSE_FAILED"]);
+          expect(body.errors?.[0]?.message).toMatch(/^Syntax Error/);
+        }
+      }
+    }
+    // The same request written as raw JSON, as a client would send it.
+    const raw = await call("/graphql", { headers: account.headers, body: '{"query":"{ llm { configured }"}' });
+    expect(raw.status).toBe(400);
+    expect(JSON.stringify(raw.json)).toContain("GRAPHQL_PARSE_FAILED");
+    // A document that parses still runs.
+    const fine = await call("/graphql", { headers: account.headers, body: { query: "{ llm { configured } }" } });
+    expect(fine.status).toBe(200);
+  });
 });
 
 describe("GraphQL query cost", () => {
