@@ -209,6 +209,14 @@ async function readContext(
   return { task, agent, active, examplesVersion, history };
 }
 
+/** What the reason adds about the prediction's inputs: a cut input, examples not featurised yet. */
+function predictionNotes(p: Prediction): string {
+  const notes: string[] = [];
+  if (p.truncated) notes.push("the input was truncated to the encoder's token limit");
+  if ((p.pendingExamples ?? 0) > 0) notes.push(`${p.pendingExamples} of the task's examples are still being featurised and were not used`);
+  return notes.length ? `; ${notes.join("; ")}` : "";
+}
+
 /** The demonstrations' texts: from the support set the prediction searched, else read. */
 async function demonstrationsFor(deps: Deps, task: Task, prediction: Prediction | null, support: Support | null | undefined): Promise<Demonstrated[]> {
   if (!prediction) return oldestExamples(deps, task.id, BASELINE_DEMONSTRATIONS);
@@ -277,6 +285,7 @@ async function execute(
     route = { path: "llm_baseline", reason: `the model failed (${code}): in-context LLM baseline`, callLlm: true };
   }
   const prediction = isPrediction(outcome) ? outcome : null;
+  if (prediction) route = { ...route, reason: route.reason + predictionNotes(prediction) };
 
   let output: string | null = null;
   let llm: LlmResult | null = null;

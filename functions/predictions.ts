@@ -97,7 +97,9 @@ export async function loadSupport(deps: Deps, model: LoadedModel, taskId: string
     supportFlights.set(flightKey, pending);
     supportLoads++;
     const support = await pending;
-    remember(supports, cacheKey, { key, support });
+    // A set that left examples out (over the encoding budget) is kept as the next request's start, under
+    // a key no request matches, so the next one reads and featurises the rest.
+    remember(supports, cacheKey, { key: support.pending > 0 ? `${key}|partial` : key, support });
     return support;
   }
   return pending;
@@ -216,7 +218,8 @@ export async function embedNewExamples(deps: Deps, exampleIds: string[]): Promis
   try {
     await useActiveModel(deps, undefined, async (model) => {
       if (!model) return; // without an active model there is nothing to compute: embedded lazily later
-      const rows = await exampleInputs(deps, exampleIds);
+      // Within one request's encoding budget; the rest are featurised by the requests that use the task.
+      const rows = (await exampleInputs(deps, exampleIds)).slice(0, model.encodeBudget);
       await storeFeatures(deps, model, rows.map((r) => r.id), await model.featurise(rows.map((r) => r.input)));
     });
   } catch (error) {

@@ -27,7 +27,7 @@ print(f"[build:model] {manifest['version']}: {len(manifest['files'])} files", fi
 PY
 # The confidence's in-scope factor, fitted on SGD source tasks in workerd (scripts/calibrate.mjs). The
 # default encoder's teacher was trained on SGD's labels, so the episodes run on its twin whose teacher
-# was not (encoder static-meta-calibration: SGD is then an unseen domain, as a customer's is); a build
+# was not (encoder transformer-meta-calibration: SGD is then an unseen domain, as a customer's is); a build
 # with another --encoder or --preset is calibrated on itself.
 if [ -f "${ADAPTAGENT_DATA_DIR:-../shared/data}/sgd/train.jsonl" ]; then
   fit=()
@@ -35,7 +35,7 @@ if [ -f "${ADAPTAGENT_DATA_DIR:-../shared/data}/sgd/train.jsonl" ]; then
     *" --encoder"* | *" --preset"*) ;;
     *) twin=$tmp-calibration-twin
        echo "[build:model] building the calibration twin into $twin…" >&2
-       "$PY" -m training default --encoder static-meta-calibration --out "$twin" "$@"
+       "$PY" -m training default --encoder transformer-meta-calibration --out "$twin" "$@"
        fit=(--fit-with "$twin") ;;
   esac
   node scripts/calibrate.mjs --artifact "$out.new" --out "$out.new" "${fit[@]}" >/dev/null

@@ -5,9 +5,24 @@ import { depsFor } from "../functions/deps";
 import { getActiveModel } from "../functions/predictions";
 import { waysOf } from "../functions/model/adaptation";
 import { calibratedConfidence } from "../functions/model/confidence";
-import { softmax } from "../functions/model/runtime";
+import { softmax, type LoadedModel } from "../functions/model/runtime";
 import { nearest, type Support } from "../functions/model/support";
 import { logisticRegression, prototypes } from "./eval.baselines";
+
+// Embeddings by model version and text: episodes share their texts, and the transformer costs ~10 ms a
+// text, so each text is encoded once per run (the production encoder; the memo is eval's alone).
+const memo = new Map<string, Float32Array>();
+
+async function embeddings(model: LoadedModel, texts: string[]): Promise<Float32Array> {
+  const dim = model.encoder.dim;
+  const key = (t: string) => `${model.version}\u0000${t}`;
+  const missing = [...new Set(texts.filter((t) => !memo.has(key(t))))];
+  const fresh = await model.encoder.encode(missing);
+  missing.forEach((t, i) => memo.set(key(t), fresh.slice(i * dim, (i + 1) * dim)));
+  const out = new Float32Array(texts.length * dim);
+  texts.forEach((t, i) => out.set(memo.get(key(t))!, i * dim));
+  return out;
+}
 
 interface Item {
   text: string;
@@ -29,13 +44,15 @@ async function episode(env: Env, body: { support: Item[]; query: Item[]; oos?: I
   // The same label order and head the production path builds (functions/model/adaptation.ts).
   const { labels, ways } = waysOf({ labels: body.support.map((s) => s.label) } as Parameters<typeof waysOf>[0]);
   const index = new Map(labels.map((l, i) => [l, i]));
-  const supportFeatures = await model.featurise(body.support.map((s) => s.text));
+  const supportEmb = await embeddings(model, body.support.map((s) => s.text));
+  const supportFeatures = await model.adapterFeatures(supportEmb, body.support.length);
   const started = Date.now();
   const adapted = await model.adapt(supportFeatures, ways, labels.length);
   const adaptMs = Date.now() - started;
   const n = body.query.length;
   const queryRows = body.query.map((q) => model.encoder.keptRows(q.text));
-  const queryFeatures = await model.featuriseRows(queryRows);
+  const queryEmb = await embeddings(model, body.query.map((q) => q.text));
+  const queryFeatures = await model.adapterFeatures(queryEmb, n);
   // As scoreInput ranks labels: the head's logits plus the version's lexical evidence (none: unchanged).
   const lexicon = model.lexicon(body.support.map((s) => s.text), ways, labels.length);
   const plainLogits = await model.logits(queryFeatures, n, adapted.head);
@@ -70,12 +87,10 @@ async function episode(env: Env, body: { support: Item[]; query: Item[]; oos?: I
   let oos: Scored | undefined;
   if (body.oos?.length) {
     const oosRows = body.oos.map((q) => model.encoder.keptRows(q.text));
-    const oosFeatures = await model.featuriseRows(oosRows);
+    const oosFeatures = await model.adapterFeatures(await embeddings(model, body.oos.map((q) => q.text)), body.oos.length);
     oos = await score(oosFeatures, body.oos.length, model.withLexical(await model.logits(oosFeatures, body.oos.length, adapted.head), oosRows, lexicon));
   }
   const dim = model.encoder.dim;
-  const supportEmb = await model.encoder.encode(body.support.map((s) => s.text));
-  const queryEmb = await model.encoder.encode(body.query.map((q) => q.text));
   const count = (pred: Int32Array) => pred.reduce((c, p, i) => c + (p === truth[i] ? 1 : 0), 0);
   return Response.json({
     n,

@@ -18,7 +18,7 @@ class ConfigError(ValueError):
 class TrainConfig:
     # what to learn
     algorithm: str = "meta_sgd"        # one of algorithms.BUILDABLE: a meta-learning algorithm or "edge_no_meta"
-    encoder: str = "static-meta"       # students.get_encoder name: "static-meta" (the edge's), "static-ctx", "static", "teacher", "artifact:<dir>"
+    encoder: str = "transformer-meta"  # students.get_encoder name: "transformer-meta" (the edge's), "static-meta", "static-ctx", "static", "teacher", "artifact:<dir>"
     protocol: str = "all"              # "all" | "cross:<target set>" | "labels:<set>"
     # episodes
     ways: int = 10
@@ -59,7 +59,7 @@ class TrainConfig:
             raise ConfigError(f"algorithm must be one of {BUILDABLE}, got {self.algorithm!r}")
         name, _, held_out = self.encoder.partition(":")
         if not (self.encoder in ENCODER_NAMES or (name == "artifact" and held_out)
-                or (name in ("static", "static-ctx", "static-meta") and held_out in SETS)):
+                or (name in ("static", "static-ctx", "static-meta", "transformer-meta") and held_out in SETS)):
             raise ConfigError(f"encoder must be one of {ENCODER_NAMES}, 'artifact:<dir>' or "
                               f"'static|static-ctx|static-meta:<held-out set>', got {self.encoder!r}")
         kind, _, arg = self.protocol.partition(":")

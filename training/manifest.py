@@ -12,7 +12,9 @@ FORMAT = "adaptagent-model/1"
 ROLES = {"adapter.onnx": "adapter", "adapt.onnx": "adapt", "head.onnx": "head", "encoder.onnx": "encoder",
          "encoder.int8.onnx": "encoder_int8", "tokenizer.json": "tokenizer", "golden.json": "golden",
          "static_table.i8": "static_table", "static_scales.f32": "static_scales", "static_rows.i32": "static_rows",
-         "context.onnx": "static_context", "refine.onnx": "refine"}
+         "context.onnx": "static_context", "refine.onnx": "refine",
+         "transformer.int8.onnx": "transformer", "word_table.i8": "word_table", "word_scales.f32": "word_scales",
+         "positions.f32": "positions", "layer_norm.f32": "layer_norm"}
 _DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.INT64: "int64", onnx.TensorProto.INT32: "int32",
            onnx.TensorProto.FLOAT16: "float16", onnx.TensorProto.INT8: "int8"}
 

@@ -13,11 +13,16 @@ from training.distill import CALIBRATION_STUDENT, DEFAULT_STUDENT, SHIPPED, buil
 from training.encoders import TEACHER_TAG, Encoder, TeacherEncoder
 from training.static_encoder import StaticEncoder
 
-ENCODER_NAMES = ("static-meta", "static-meta-calibration", "static-ctx", "static", "teacher", "static-ctx-smoke")
+ENCODER_NAMES = ("transformer-meta", "transformer-meta-calibration", "static-meta", "static-meta-calibration",
+                 "static-ctx", "static", "teacher", "static-ctx-smoke")
 
 
 def get_encoder(name: str) -> Encoder:
-    """"teacher" -> TeacherEncoder; "static-meta" -> the default artifact's edge encoder: the static
+    """"transformer-meta" -> the default artifact's edge encoder: the episodically trained teacher itself,
+    six layers int8 with its word table beside the graph (training/transformer_encoder.py);
+    "transformer-meta:<target>" the same teacher trained without any text of <target> (cross-clean);
+    "transformer-meta-calibration" its twin whose teacher never saw sgd (the confidence is fitted with it).
+    "teacher" -> TeacherEncoder; "static-meta" -> the default artifact's edge encoder: the static
     student of the episodically trained teacher (distill.DEFAULT_STUDENT; built once, cached); "static"
     -> the same recipe distilled from all-MiniLM-L6-v2 as shipped; "static-ctx" -> that student plus its
     context net (the default encoder until 2026-12-05); "static-ctx-smoke" -> a context net over the
@@ -35,6 +40,13 @@ def get_encoder(name: str) -> Encoder:
     """
     if name.startswith("artifact:"):
         return artifact_encoder(name.split(":", 1)[1])
+    if name == "transformer-meta" or name.startswith("transformer-meta:") or name == "transformer-meta-calibration":
+        # the episodically trained teacher itself, int8 (training/transformer_encoder.py): the default
+        from training.transformer_encoder import build_transformer
+
+        if name == "transformer-meta-calibration":
+            return build_transformer("meta-episodic-sets")
+        return build_transformer("meta-episodic", name.split(":", 1)[1] if ":" in name else None)
     if name in ("teacher", TEACHER_TAG):
         return TeacherEncoder()
     if name.startswith("static-ctx"):  # the static student + its context net (training/context_encoder.py)
@@ -61,6 +73,10 @@ def artifact_encoder(directory) -> Encoder:
 
     d = Path(directory)
     section = json.loads((d / "manifest.json").read_text(encoding="utf-8"))["encoder"]
+    if section.get("kind") == "transformer":
+        from training.transformer_encoder import TransformerEncoder
+
+        return TransformerEncoder.load(d, section)
     if "context" in section.get("files", {}):
         return ArtifactContextEncoder(d)
     return StaticEncoder.load(d, section)  # refuses any other kind, and files that do not hash to the tag

@@ -25,6 +25,7 @@ const encoderSchema = z.object({
   vocab_size: z.number().int().positive().optional(),
   max_tokens: z.number().int().min(2),
   special_ids: z.array(z.number().int()).default([]),
+  layer_norm_eps: z.number().positive().optional(), // transformer kind: the embedding layer's LayerNorm
   files: z.record(z.string(), z.string()).default({}),
   // Present when the artifact ships context.onnx (files.context): the tiny transformer over the rows.
   context: z
@@ -64,8 +65,10 @@ export const manifestSchema = z.object({
 
 export type Manifest = z.infer<typeof manifestSchema>;
 
-/** The encoder kinds this Worker can run inside a 128 MB isolate (a transformer encoder cannot). */
-export const EDGE_ENCODER_KINDS = ["static"] as const;
+/** The encoder kinds this Worker runs inside a 128 MB isolate: the static table, and the int8 transformer
+ *  whose word table is looked up in TypeScript (a transformer with its tables inside ONNX, files.graph
+ *  absent, is refused: its embedding Gather alone costs ORT's heap twice the isolate budget). */
+export const EDGE_ENCODER_KINDS = ["static", "transformer"] as const;
 
 export async function sha256Hex(bytes: BufferSource): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", bytes);
@@ -97,7 +100,7 @@ export async function readManifest(bucket: R2Bucket, prefix: string, expectedSha
     throw modelBroken(`${prefix}manifest.json does not follow docs/model-artifact.md (at ${where}).`);
   }
   const kind = parsed.data.encoder.kind;
-  if (!(EDGE_ENCODER_KINDS as readonly string[]).includes(kind)) {
+  if (!(EDGE_ENCODER_KINDS as readonly string[]).includes(kind) || (kind === "transformer" && !parsed.data.encoder.files.graph)) {
     throw modelBroken(
       `ModelVersion ${parsed.data.version} uses a "${kind}" encoder (${parsed.data.encoder.tag}); this Worker runs only ` +
         `${EDGE_ENCODER_KINDS.join(", ")} encoders, which fit a 128 MB isolate. Publish the edge artifact instead.`,

@@ -26,6 +26,8 @@ export interface Prediction {
   confidence: number;
   scores: LabelScore[]; // top-k, best first
   demonstrations: Demonstration[]; // nearest support examples, best first
+  truncated?: boolean; // the input had more tokens than the encoder reads (manifest max_tokens): its end was cut
+  pendingExamples?: number; // the task's examples not featurised yet, left out of this prediction
 }
 
 export const TOP_K = 5;
@@ -48,6 +50,7 @@ export interface AdaptedHead {
 /** The prediction for one input against a task's support set and its adapted head. */
 export async function scoreInput(model: LoadedModel, support: Support, adapted: AdaptedHead | null, input: string): Promise<Prediction | NoPrediction> {
   const rows = [model.encoder.keptRows(input)]; // tokenised once: features and lexical evidence
+  const notes = { truncated: model.encoder.tokenCount(input) > model.encoder.maxTokens, pendingExamples: support.pending };
   const query = await model.featuriseRows(rows);
   const demonstrations = nearest(support, model.features, query, DEMONSTRATIONS).map((n) => ({
     exampleId: support.ids[n.index]!,
@@ -59,7 +62,7 @@ export async function scoreInput(model: LoadedModel, support: Support, adapted: 
     // One label: it is the only possible answer, and there is no head to adapt; only whether the input
     // belongs to the task at all is in doubt.
     const confidence = calibratedConfidence(1, demonstrations[0]?.similarity, model.manifest.calibration);
-    return { modelVersion: model.version, adaptationId: null, label: only, confidence, scores: [{ label: only, score: 1 }], demonstrations };
+    return { modelVersion: model.version, adaptationId: null, label: only, confidence, scores: [{ label: only, score: 1 }], demonstrations, ...notes };
   }
   const probabilities = softmax(model.withLexical(await model.logits(query, 1, adapted.head), rows, supportLexicon(model, support)));
   const scores = adapted.labels
@@ -74,6 +77,7 @@ export async function scoreInput(model: LoadedModel, support: Support, adapted: 
     confidence: calibratedConfidence(scores[0]!.score, demonstrations[0]?.similarity, model.manifest.calibration),
     scores,
     demonstrations,
+    ...notes,
   };
 }
 

@@ -18,6 +18,8 @@ import { readFiles, readManifest } from "./artifact";
 import { createSession, releasedCount, type Session } from "./ort";
 import { LoadedModel } from "./runtime";
 import { StaticEncoder } from "./staticEncoder";
+import { EdgeTokenizer } from "./tokens";
+import { TransformerEncoder } from "./transformerEncoder";
 
 /** How long the loader waits and retries (tests shorten them). */
 export const loaderTimings = { retryMs: 30_000, switchWaitMs: 2_000, loadTimeoutMs: 60_000 };
@@ -239,14 +241,18 @@ async function loadVersion(bucket: R2Bucket, row: ActiveRow): Promise<LoadedMode
   }
   const enc = manifest.encoder.files;
   const refineFile = manifest.adaptation.refine?.file;
-  const graphs = [...(enc.context ? [enc.context] : []), "adapter.onnx", "adapt.onnx", ...(refineFile ? [refineFile] : []), "head.onnx"];
+  const transformer = manifest.encoder.kind === "transformer";
+  const encoderGraph = transformer ? enc.graph! : enc.context;
+  const graphs = [...(encoderGraph ? [encoderGraph] : []), "adapter.onnx", "adapt.onnx", ...(refineFile ? [refineFile] : []), "head.onnx"];
   const sha = (name: string) => {
     const entry = manifest.files.find((f) => f.name === name);
     if (!entry) throw modelBroken(`The manifest of ${manifest.version} does not list ${name}.`);
     return entry.sha256;
   };
   // Parts another loaded version already holds (same sha256) are not read from R2 again.
-  const own = [enc.table ?? "static_table.i8", enc.scales ?? "static_scales.f32", ...(enc.rows ? [enc.rows] : [])];
+  const own = transformer
+    ? [enc.word_table!, enc.word_scales!, enc.positions!, enc.layer_norm!]
+    : [enc.table ?? "static_table.i8", enc.scales ?? "static_scales.f32", ...(enc.rows ? [enc.rows] : [])];
   const names = [...own, ...["tokenizer.json", ...graphs].filter((name) => !shared.has(sha(name)))];
   const files = await readFiles(bucket, row.r2_prefix, manifest, names);
   const handles: { release: () => Promise<number> }[] = [];
@@ -268,10 +274,12 @@ async function loadVersion(bucket: R2Bucket, row: ActiveRow): Promise<LoadedMode
     return sharedSession(session, handles.at(-1)!.release);
   };
   try {
-    const tokenizer = await part("tokenizer.json", async (bytes) => StaticEncoder.parseTokenizer(manifest, bytes), async () => 0);
+    const tokenizer = await part("tokenizer.json", async (bytes) => EdgeTokenizer.parseTokenizer(manifest, bytes), async () => 0);
     // Sequential on purpose: the first call initialises the ORT backend once.
-    const context = enc.context ? await graph(enc.context) : null;
-    const encoder = StaticEncoder.create(manifest, files, context, tokenizer);
+    const first = encoderGraph ? await graph(encoderGraph) : null;
+    const encoder = transformer
+      ? TransformerEncoder.create(manifest, files, first!, tokenizer)
+      : StaticEncoder.create(manifest, files, first, tokenizer);
     const adapter = await graph("adapter.onnx");
     const adapt = await graph("adapt.onnx");
     const refine = refineFile ? await graph(refineFile) : null;

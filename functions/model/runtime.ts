@@ -1,10 +1,10 @@
-// One loaded ModelVersion: the static encoder (TypeScript, + its context.onnx) plus the adapter, adaptation step and head
+// One loaded ModelVersion: its encoder (the static table, + its context.onnx; or the int8 transformer) plus the adapter, adaptation step and head
 // (ORT sessions). Pure computation on typed arrays; loading and caching live in loader.ts.
 import { modelUnavailable } from "../errors";
 import type { Manifest } from "./artifact";
 import { fuseLexical, lexicalIndex, type LexicalIndex } from "./lexical";
 import { releasedCount, Tensor, type Session } from "./ort";
-import type { StaticEncoder } from "./staticEncoder";
+import type { EdgeTokenizer } from "./tokens";
 
 export interface Head {
   ways: number;
@@ -21,6 +21,8 @@ export interface AdaptResult {
   accAfter: number;
 }
 
+export const ENCODE_BUDGET = 48;
+
 const scalar = (t: Tensor | undefined): number => Number((t?.data as Float32Array | undefined)?.[0] ?? Number.NaN);
 
 export class LoadedModel {
@@ -28,10 +30,13 @@ export class LoadedModel {
   readonly algorithm: string;
   readonly steps: number;
   readonly features: number;
+  /** Texts one request featurises at most (support.ts): the transformer costs ~10–50 ms a text, the
+   *  static table microseconds. 48 texts of 64 tokens stay near 2 s of CPU. */
+  readonly encodeBudget: number;
 
   constructor(
     readonly manifest: Manifest,
-    readonly encoder: StaticEncoder,
+    readonly encoder: EdgeTokenizer,
     private readonly adapter: Session,
     private readonly adaptStep: Session,
     private readonly headSession: Session,
@@ -41,6 +46,7 @@ export class LoadedModel {
     this.algorithm = manifest.algorithm;
     this.steps = manifest.adaptation.steps;
     this.features = manifest.features;
+    this.encodeBudget = manifest.encoder.kind === "transformer" ? ENCODE_BUDGET : Number.POSITIVE_INFINITY;
   }
 
   /** Frees this version's ORT sessions (wasm memory); the count released. Only once nothing uses it. */

@@ -3,42 +3,27 @@
 // when the artifact ships context.onnx, training's ContextEncoder: a tiny transformer over those rows.
 // The table stays an Int8Array over the bytes R2 returned (one copy, ~rows×dim bytes), looked up here
 // in TypeScript: in ORT the same table would cost 4–6× its size in the wasm heap (recipes.md).
-import { Tokenizer } from "@huggingface/tokenizers";
+import type { Tokenizer } from "@huggingface/tokenizers";
 import { modelBroken } from "../errors";
 import type { Manifest } from "./artifact";
 import { releasedCount, Tensor, type Session } from "./ort";
+import { EdgeTokenizer } from "./tokens";
 
-export class StaticEncoder {
+export class StaticEncoder extends EdgeTokenizer {
   readonly dim: number;
   private readonly specials: Set<number>;
-  private readonly maxTokens: number;
-  private readonly sepId: number | null;
 
   constructor(
-    private readonly tokenizer: Tokenizer,
+    tokenizer: Tokenizer,
     private readonly table: Int8Array,
     private readonly scales: Float32Array,
     private readonly rows: Int32Array | null,
     encoder: Manifest["encoder"],
     private readonly context: Session | null = null,
   ) {
+    super(tokenizer, encoder.max_tokens);
     this.dim = encoder.dim;
     this.specials = new Set(encoder.special_ids);
-    this.maxTokens = encoder.max_tokens;
-    const sep = tokenizer.encode("", { add_special_tokens: true }).ids;
-    this.sepId = sep.length > 0 ? sep[sep.length - 1]! : null;
-  }
-
-  /** tokenizer.json's bytes as the tokenizer the contract names (parsed once, shared by versions with the same file). */
-  static parseTokenizer(manifest: Manifest, bytes: ArrayBuffer): Tokenizer {
-    let tokenizerJson: object;
-    try {
-      tokenizerJson = JSON.parse(new TextDecoder().decode(bytes)) as object;
-    } catch {
-      throw modelBroken(`tokenizer.json of ${manifest.version} is not valid JSON.`);
-    }
-    // tokenizers.js ignores tokenizer.json's padding section: ids come back unpadded, as the contract wants.
-    return new Tokenizer(tokenizerJson, {});
   }
 
   static create(manifest: Manifest, files: Map<string, ArrayBuffer>, context: Session | null = null, tokenizer?: Tokenizer): StaticEncoder {
@@ -72,15 +57,6 @@ export class StaticEncoder {
   /** The same table without its context net: the plain mean of rows (contract step 2a; tests compare it). */
   withoutContext(): StaticEncoder {
     return Object.assign(Object.create(StaticEncoder.prototype) as StaticEncoder, this, { context: null });
-  }
-
-  /** Encodes one text to its token ids with specials, truncated to max_tokens like HF `truncation=True`. */
-  tokenize(text: string): number[] {
-    const ids = this.tokenizer.encode(text, { add_special_tokens: true }).ids;
-    if (ids.length <= this.maxTokens) return ids;
-    const cut = ids.slice(0, this.maxTokens - 1);
-    if (this.sepId !== null) cut.push(this.sepId);
-    return cut;
   }
 
   /** The table rows of a text's kept tokens, in order (contract step 2: specials and ignored tokens dropped). */

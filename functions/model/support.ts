@@ -25,6 +25,7 @@ export interface Support {
   features: Float32Array; // [ids.length × features]
   fingerprint: string; // hashes the examples (id, label) and the model version
   norms?: Float32Array; // L2 norm of each row, computed on first retrieval
+  pending: number; // examples of the task left out: not featurised yet (over one request's encoding budget)
 }
 
 function toBuffer(value: SupportExample["embedding"]): ArrayBuffer | null {
@@ -42,13 +43,19 @@ function toBuffer(value: SupportExample["embedding"]): ArrayBuffer | null {
  */
 export async function assembleSupport(
   model: LoadedModel,
-  rows: SupportExample[],
+  allRows: SupportExample[],
   previous?: Support,
 ): Promise<{ support: Support; fresh: { ids: string[]; features: Float32Array } }> {
   const f = model.features;
+  const reusable = previous?.modelVersion === model.version ? new Map(previous.ids.map((id, i) => [id, i])) : undefined;
+  const ready = (r: SupportExample) => reusable?.has(r.id) || (r.embedding_model_version === model.version && r.embedding != null);
+  // At most encodeBudget rows are featurised by one request; the others wait for the next one and are
+  // left out of this set (the execution says how many), so a 500-example write never costs one request
+  // seconds of CPU. Rows keep their order either way.
+  let budget = model.encodeBudget;
+  const rows = allRows.filter((r) => ready(r) || budget-- > 0);
   const features = new Float32Array(rows.length * f);
   const stale: number[] = [];
-  const reusable = previous?.modelVersion === model.version ? new Map(previous.ids.map((id, i) => [id, i])) : undefined;
   rows.forEach((r, i) => {
     const before = reusable?.get(r.id);
     if (before !== undefined) {
@@ -73,6 +80,7 @@ export async function assembleSupport(
       outputs: rows.map((r) => r.output),
       features,
       fingerprint,
+      pending: allRows.length - rows.length,
     },
     fresh: { ids: stale.map((i) => rows[i]!.id), features: computed },
   };

@@ -9,6 +9,8 @@ import { AppError } from "../../functions/errors";
 import { loaderStats, loaderTimings, resetModelCacheForTests } from "../../functions/model/loader";
 import { getActiveModel, useActiveModel } from "../../functions/predictions";
 import { backendInitialisations, WASM_MEMORY_SYMBOL, wasmMemoryBytes } from "../../functions/model/ort";
+import { StaticEncoder } from "../../functions/model/staticEncoder";
+import { TransformerEncoder } from "../../functions/model/transformerEncoder";
 import { SHIPPED } from "./artifact-server";
 import { artifactJson, artifactManifest, deactivateAll, publishArtifact, worstContextMismatch, worstExcess } from "./publish";
 
@@ -23,6 +25,7 @@ interface Golden {
   };
   head: { features: number[][]; logits: number[][] };
   static_embedding?: number[][]; // artifacts with a context net: the plain mean of rows too
+  hidden?: number[][][]; // transformer artifacts: the embedding layer's output of the first texts
 }
 
 const deps = () => depsFor(env, "model-tests");
@@ -68,17 +71,25 @@ describe.each([["the test artifact", undefined], ["the shipped default artifact"
     // quantised context net an activation that lands on a rounding tie may round the other way in ORT's
     // WASM kernels than in its native ones (seen: one text of eight, 1 - cosine 1e-6, |diff| 1.6e-4), so
     // that path is held to the contract's context tolerance (docs/model-artifact.md), the rest to atol/rtol.
+    const hasContext = model.encoder instanceof StaticEncoder && model.encoder.hasContext;
+    if (golden.hidden) {
+      // the transformer's embedding layer in TypeScript (int8 word row × scale + position row, LayerNorm)
+      expect(model.encoder).toBeInstanceOf(TransformerEncoder);
+      golden.hidden.forEach((rows, i) =>
+        expect(worstExcess((model.encoder as TransformerEncoder).hidden(golden.input_ids[i]!), rows.flat(), atol, rtol)).toBeLessThanOrEqual(0),
+      );
+    }
     const embedding = await model.encoder.encode(golden.texts);
     const closeEnough = (actual: Float32Array, expected: number[][]) =>
-      model.encoder.hasContext
+      hasContext
         ? expect(worstContextMismatch(actual, expected)).toBeLessThanOrEqual(0)
         : expect(worstExcess(actual, expected.flat(), atol, rtol)).toBeLessThanOrEqual(0);
     closeEnough(embedding, golden.embedding);
     // step 2a alone (the plain static path every artifact without context.onnx takes), and that the
     // context net really changes the embedding when the artifact has one
-    expect(model.encoder.hasContext).toBe(manifest.encoder.files.context !== undefined);
+    expect(hasContext).toBe(manifest.encoder.files.context !== undefined);
     if (golden.static_embedding) {
-      const plain = await model.encoder.withoutContext().encode(golden.texts);
+      const plain = await (model.encoder as StaticEncoder).withoutContext().encode(golden.texts);
       expect(worstExcess(plain, golden.static_embedding.flat(), atol, rtol)).toBeLessThanOrEqual(0);
       expect(worstExcess(embedding, golden.static_embedding.flat(), atol, rtol)).toBeGreaterThan(0);
     }
