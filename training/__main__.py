@@ -53,6 +53,10 @@ def _measured(cfg, model, encoder) -> dict:
     name = {"static": "static-shipped", "static-ctx": "static-ctx-shipped"}.get(cfg.encoder, cfg.encoder)
     if cfg.encoder.startswith("artifact:"):
         name = "artifact"  # evaluate.py's name for the committed artifact's encoder
+    if cfg.encoder.startswith("transformer-meta"):
+        # the edge transformer is the episodic teacher itself, int8: its recipe's cross-clean rows are the
+        # teacher's (one build per target without any of its texts), measured in float32
+        name = "meta-episodic"
     if cfg.algorithm == NO_META:
         return evaluate.measured_cross_dataset(cfg.algorithm, name, model_args=model.constructor_args(),
                                                encoder_tag=encoder.tag)

@@ -137,6 +137,25 @@ ENCODERS = {
 }
 
 
+# What reached a trained part of each encoder, for its rows' machine-readable `protocol` (docs/benchmarks.md):
+# "cross-clean": no text of the target (train, valid or test) reached any trained part; "cross-unlabelled":
+# the target's unlabelled train texts may have (never its test texts, never a label beyond the K shots);
+# "in-domain": anything else (the shipped builds saw every set's labelled train split). The "sets" tuning
+# corpus keeps the 1-69 train/valid texts a target shares with another set, so its students count as
+# cross-unlabelled; the packaged all-MiniLM-L6-v2 ("teacher", untuned cuts of it) is what nobody here trained.
+IN_DOMAIN = {"artifact", "static-shipped", "static-ctx-shipped", "static-ctx-artifact"}
+CROSS_UNLABELLED = {"static", "static-untuned", "static-centered", "static-d128", "static-d128-untuned", "static-ctx",
+                    "static-sgd", "static-sgd-ctx", "static-sgdl", "static-sgdl-ctx", "static-account",
+                    "static-account-1k", "static-meta-account", "static-ctx-account", "meta-episodic-pseudo-target"}
+
+
+def protocol_of(split: str, encoder_name: str) -> str:
+    """The protocol of a row measured on `split` ("cross" or "episodes") with `encoder_name`."""
+    if split != "cross" or encoder_name in IN_DOMAIN or encoder_name.startswith("artifact"):
+        return "in-domain"  # "episodes": held-out labels of a set whose other labels trained the model
+    return "cross-unlabelled" if encoder_name in CROSS_UNLABELLED else "cross-clean"
+
+
 def _meta_config(name: str):
     from training.meta_encoder import MetaEncoderConfig
 
@@ -325,7 +344,7 @@ def cross_dataset(target: str, encoder_name: str, method: str, cfg: EvalConfig) 
         support = labeled(encoder, part.meta_test[f"support_{shots}"])
         query = labeled(encoder, part.meta_test["query"], support.labels)
         pred = _predict(clfs[shots], support.x, support.y, query.x, support.texts, query.texts)
-        rows.append({"protocol": "cross", "target": target, "encoder": encoder_name, "encoder_tag": encoder.tag,
+        rows.append({"split": "cross", "protocol": protocol_of("cross", encoder_name), "target": target, "encoder": encoder_name, "encoder_tag": encoder.tag,
                      "method": method, "ways": len(support.labels), "shots": shots,
                      "accuracy": float((pred == query.y).mean()), "n_query": int(len(query.y)),
                      **{k: v for k, v in info.items() if k != "chosen_on_meta_valid"},
@@ -351,7 +370,7 @@ def label_episodes(set_name: str, encoder_name: str, method: str, cfg: EvalConfi
             pred = _predict(clfs[shots], test.x[e.support], e.support_y, test.x[e.query],
                             [test.texts[i] for i in e.support], [test.texts[i] for i in e.query])
             accs.append(float((pred == e.query_y).mean()))
-        rows.append({"protocol": "episodes", "target": set_name, "encoder": encoder_name,
+        rows.append({"split": "episodes", "protocol": protocol_of("episodes", encoder_name), "target": set_name, "encoder": encoder_name,
                      "encoder_tag": encoder.tag, "method": method, "ways": cfg.episode_ways, "shots": shots,
                      "accuracy": float(np.mean(accs)), "ci95": ci95(accs), "episodes": cfg.episodes,
                      **{k: v for k, v in info.items() if k != "chosen_on_meta_valid"},
@@ -423,7 +442,7 @@ def measured_cross_dataset(method: str, encoder_name: str, path: Path = EVALUATI
     except (OSError, ValueError) as err:
         return {"source": str(path), "error": f"not readable: {err}"}
     rows = [r for r in report.get("results", [])
-            if r.get("protocol") == "cross" and r.get("method") == method and r.get("encoder") == encoder_name]
+            if r.get("split") == "cross" and r.get("method") == method and r.get("encoder") == encoder_name]
     try:
         source = str(Path(path).resolve().relative_to(REPO))
     except ValueError:

@@ -15,7 +15,7 @@ def _plt():
 
 
 def accuracy_vs_shots(report: dict, out: Path, protocol: str = "cross") -> Path | None:
-    rows = [r for r in report["results"] if r["protocol"] == protocol]
+    rows = [r for r in report["results"] if r["split"] == protocol]
     if not rows:
         return None
     plt = _plt()
@@ -53,7 +53,7 @@ def accuracy_vs_shots(report: dict, out: Path, protocol: str = "cross") -> Path 
 
 
 def learning_curves(report: dict, out: Path, protocol: str = "cross", target: str = "banking77") -> Path | None:
-    rows = [r for r in report["results"] if r["protocol"] == protocol and r["target"] == target and r.get("history")]
+    rows = [r for r in report["results"] if r["split"] == protocol and r["target"] == target and r.get("history")]
     if not rows:
         return None
     plt = _plt()

@@ -16,7 +16,7 @@ SETS = ("banking77", "clinc150", "hwu64")
 def _index(rows):
     out = {}
     for r in rows:
-        out[(r["protocol"], r["encoder"], r["method"], r["target"], r["shots"])] = r
+        out[(r["split"], r["encoder"], r["method"], r["target"], r["shots"])] = r
     return out
 
 
@@ -30,7 +30,7 @@ ENCODER_ORDER = ("teacher", "static")
 
 def cross_table(rows, anchors) -> str:
     idx = _index(rows)
-    rows = [r for r in rows if r["protocol"] == "cross"]
+    rows = [r for r in rows if r["split"] == "cross"]
     shots = sorted({r["shots"] for r in rows})
     head = "| method | encoder | " + " | ".join(f"{s} {k}-shot" for s in SETS for k in shots) + " | mean |"
     lines = [head, "|" + "---|" * (3 + len(SETS) * len(shots))]
@@ -49,7 +49,7 @@ def cross_table(rows, anchors) -> str:
 
 def episodes_table(rows) -> str:
     idx = _index(rows)
-    rows = [r for r in rows if r["protocol"] == "episodes"]
+    rows = [r for r in rows if r["split"] == "episodes"]
     if not rows:
         return "(no episode results)"
     shots = sorted({r["shots"] for r in rows})
@@ -82,7 +82,7 @@ def best_methods(rows) -> str:
     """Mean cross-dataset accuracy per (encoder, method), best first."""
     by = defaultdict(list)
     for r in rows:
-        if r["protocol"] == "cross":
+        if r["split"] == "cross":
             by[(r["encoder"], r["method"])].append(100 * r["accuracy"])
     ranked = sorted(((sum(v) / len(v), e, m, len(v)) for (e, m), v in by.items()), reverse=True)
     lines = ["| rank | encoder | method | mean all-way accuracy | cases |", "|---|---|---|---|---|"]
@@ -96,7 +96,7 @@ def throughput_table(rows) -> str:
     seen = set()
     for r in rows:
         h = r.get("history") or []
-        key = (r["protocol"], r["target"], r["encoder"], r["method"])
+        key = (r["split"], r["target"], r["encoder"], r["method"])
         if not h or key in seen or "episodes_per_s" not in h[-1]:
             continue
         seen.add(key)
@@ -111,7 +111,7 @@ def throughput_table(rows) -> str:
 
 
 RUN_FIELDS = ("created", "machine", "settings", "seconds")
-ROW_KEY = ("protocol", "target", "encoder", "method", "ways", "shots")  # one measured cell
+ROW_KEY = ("split", "target", "encoder", "method", "ways", "shots")  # one measured cell
 
 
 def runs_of(report: dict) -> list[dict]:

@@ -83,7 +83,7 @@ def test_manifest_cites_the_measured_rows():
     m = evaluate.measured_cross_dataset("edge_no_meta", "static-meta",
                                         model_args=algorithms.edge_no_meta_model(256).constructor_args())
     rows = [r for r in json.loads(evaluate.EVALUATION_JSON.read_text())["results"]
-            if (r["protocol"], r["method"], r["encoder"]) == ("cross", "edge_no_meta", "static-meta")]
+            if (r["split"], r["method"], r["encoder"]) == ("cross", "edge_no_meta", "static-meta")]
     assert m["source"] == "docs/results/evaluation.json" and m["cells"] == len(rows) == 6
     assert m["same_model_as_evaluated"] is True
     assert m["mean_pct"] == round(100 * float(np.mean([r["accuracy"] for r in rows])), 2)

@@ -76,7 +76,7 @@ def test_report_tables_come_from_the_rows(tmp_path):
 
     from training import report
 
-    rows = [{"protocol": "cross", "target": s, "encoder": e, "method": "prototypes", "shots": k, "accuracy": acc}
+    rows = [{"split": "cross", "target": s, "encoder": e, "method": "prototypes", "shots": k, "accuracy": acc}
             for s in report.SETS for k in (5, 10) for e, acc in (("teacher", 0.8), ("static", 0.75))]
     assert "| cross | prototypes | -5.00 | -5.00 | 6 |" in report.gap_table(rows)
     assert "| prototypes | teacher | 80.00 |" in report.cross_table(rows, published_anchors())
@@ -108,7 +108,7 @@ def test_static_meta_rows_name_the_recipe_they_were_built_with():
 def test_a_run_adds_its_rows_to_the_report_without_losing_the_others():
     from training.evaluate import merge_into
 
-    row = lambda enc, shots, acc: {"protocol": "cross", "target": "hwu64", "encoder": enc, "method": "logreg",  # noqa: E731
+    row = lambda enc, shots, acc: {"split": "cross", "target": "hwu64", "encoder": enc, "method": "logreg",  # noqa: E731
                                    "ways": 64, "shots": shots, "accuracy": acc}
     existing = {"created": "old", "machine": "m", "settings": {}, "seconds": 1, "anchors": {},
                 "results": [row("a", 5, 0.5), row("a", 10, 0.6), row("b", 5, 0.7)]}
