@@ -3,10 +3,11 @@
 // POST /execute_task on the Worker beside a Python peer (bench/peer/app.py: FastAPI + the full
 // all-MiniLM-L6-v2 + scikit-learn LogisticRegression per task + SQLite), on this machine, in one run:
 // the same 77-label BANKING77 5-shot task created in each, then the same load generator (autocannon,
-// C connections, S seconds, an input the model answers without the LLM) driving each in turn, rounds
-// interleaved (Worker, peer, Worker, peer, …) so that a noisy window hits both. Prints one JSON object:
-// per service and round req/s, p50/p99 latency, errors and memory (RSS of workerd / the Python
-// process), their means, the Worker ÷ peer ratios, and accuracy on the first N test queries of each.
+// C connections, S seconds, each request the next text of BANKING77's test split, answered without the
+// LLM) driving each in turn, rounds interleaved (Worker, peer, Worker, peer, …) so that a noisy window
+// hits both. Prints one JSON object: per service and round req/s, p50/p99 latency, errors, memory (RSS of
+// workerd / the Python process) and accuracy on the queries it answered under load, their means, the
+// Worker ÷ peer ratios, and accuracy on the first N test queries of each, asked one at a time.
 import { execFileSync, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -40,7 +41,7 @@ const peerProc = spawn(python, ["-m", "uvicorn", "bench.peer.app:app", "--host",
 let worker;
 const result = {
   machine: machine(), model_version: manifest.version,
-  load: { rounds: Number(opt.rounds), duration_s: Number(opt.duration), connections: Number(opt.connections), input: INPUT },
+  load: { rounds: Number(opt.rounds), duration_s: Number(opt.duration), connections: Number(opt.connections), inputs: "banking77 test.jsonl, cycled" },
 };
 try {
   // The Worker's load is spread over 16 keys of the account (many clients): one key's rate limit,
@@ -65,7 +66,13 @@ try {
     const t0 = performance.now();
     s.task = await s.post("/tasks", taskBody);
     s.createMs = performance.now() - t0;
-    const first = await s.post("/execute_task", { taskId: s.task.id, input: INPUT });
+    // Until every example is featurised (the Worker encodes a bounded number per request: the reason
+    // names the rest), so that both sides answer from the whole support set.
+    let first;
+    for (let i = 0; i < 40; i++) {
+      first = await s.post("/execute_task", { taskId: s.task.id, input: INPUT });
+      if (!/still being featurised/.test(first.pathReason ?? "")) break;
+    }
     if (first.path !== "model") throw new Error(`${name}: expected the model path, got ${first.path}`);
     log(`${name}: task of ${train.length} examples created in ${s.createMs.toFixed(0)} ms`);
   }
@@ -80,14 +87,30 @@ try {
     s.accuracy = n ? Number((correct / n).toFixed(3)) : null;
   }
   const load = async (s) => {
-    let sent = 0; // each request with the next of the service's keys (the peer has none)
+    let sent = 0; // each request with the next of the service's keys (the peer has none) and the next test text
+    let answered = 0;
+    let right = 0;
     const r = await autocannon({
       url: `${s.base}/execute_task`, method: "POST", headers: s.headers, body: JSON.stringify({ taskId: s.task.id, input: INPUT }),
       duration: Number(opt.duration), connections: Number(opt.connections),
-      requests: [{ setupRequest: (req) => (s.headersFor ? { ...req, headers: { ...req.headers, ...s.headersFor(sent++) } } : req) }],
+      requests: [{
+        setupRequest: (req, context) => {
+          const i = sent++;
+          context.truth = test[i % test.length].label;
+          const body = JSON.stringify({ taskId: s.task.id, input: test[i % test.length].text });
+          return { ...req, body, headers: { ...req.headers, ...(s.headersFor ? s.headersFor(i) : {}) } };
+        },
+        onResponse: (status, body, context) => {
+          if (status !== 200) return;
+          answered += 1;
+          try {
+            if (JSON.parse(body).predictedLabel === context.truth) right += 1;
+          } catch { /* counted as wrong */ }
+        },
+      }],
     });
     return {
-      requests_per_s: r.requests.mean, latency_ms: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99 },
+      requests_per_s: r.requests.mean, accuracy_under_load: answered ? Number((right / answered).toFixed(4)) : null, answered, latency_ms: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99 },
       requests: r.requests.total, errors: r.errors, non2xx: r.non2xx, timeouts: r.timeouts, status_codes: r.statusCodeStats, rss_mb_after: s.rss(),
     };
   };
@@ -104,6 +127,7 @@ try {
     requests_per_s: mean(s.rounds.map((r) => r.requests_per_s)),
     p50_ms: mean(s.rounds.map((r) => r.latency_ms.p50)),
     p99_ms: mean(s.rounds.map((r) => r.latency_ms.p99)),
+    accuracy_under_load: Number((s.rounds.reduce((a, r) => a + r.accuracy_under_load * r.answered, 0) / Math.max(1, s.rounds.reduce((a, r) => a + r.answered, 0))).toFixed(4)),
     failed: s.rounds.reduce((a, r) => a + r.errors + r.non2xx + r.timeouts, 0),
     rss_mb: Math.max(...s.rounds.map((r) => r.rss_mb_after)),
     create_task_ms: Math.round(s.createMs),
@@ -118,6 +142,7 @@ try {
     requests_per_s: Number((w.requests_per_s / p.requests_per_s).toFixed(2)),
     p50: Number((w.p50_ms / p.p50_ms).toFixed(2)),
     p99: Number((w.p99_ms / p.p99_ms).toFixed(2)),
+    accuracy_under_load: Number((w.accuracy_under_load / p.accuracy_under_load).toFixed(3)),
     rss: Number((w.rss_mb / p.rss_mb).toFixed(2)),
   };
   if (w.failed || p.failed) throw new Error(`failed requests under load: worker ${w.failed}, peer ${p.failed}`);

@@ -166,7 +166,11 @@ def base_student(base: Path) -> tuple[StaticEncoder, dict]:
     manifest = json.loads((base / "manifest.json").read_text(encoding="utf-8"))
     enc = manifest["encoder"]
     if enc.get("kind") != "static":
-        raise ValueError(f"{base}: only a static edge encoder can be re-tuned, this one is {enc.get('kind')!r}")
+        # The int8 transformer (the default since it replaced the static student) has no per-account delta
+        # yet: its weights are baked into one shared ORT graph. Refused loudly rather than re-tuning a
+        # table the Worker would not serve; docs/architecture.md "An account's own encoder".
+        raise ValueError(f"{base}: only a static edge encoder can be re-tuned, this one is {enc.get('kind')!r} "
+                         "(per-account tuning of the transformer is not built yet: pass --base with a static artifact)")
     static_tag = enc.get("context", {}).get("static_tag", enc["tag"])
     section = {**{k: v for k, v in enc.items() if k != "context"}, "tag": static_tag,
                "files": {k: v for k, v in enc["files"].items() if k != "context"}}
