@@ -6,7 +6,7 @@
 import { newId } from "./ids";
 import type { z } from "zod";
 import type { Deps } from "./deps";
-import { notFound, validationFailed, type FieldIssue } from "./errors";
+import { conflict, notFound, validationFailed, type FieldIssue } from "./errors";
 import { firstPages, listPage, type ChildList } from "./pagination";
 import type { SupportExample } from "./model/support";
 import { toExample, type ExampleRow } from "./rows";
@@ -14,7 +14,7 @@ import { bumpExamplesVersionStatement, getTask } from "./tasks";
 import type { Example, ExampleSource, Page, PageArgs, Task } from "./types";
 import { canonicalLabel } from "./labels";
 import { LIMITS, type exampleInputSchema } from "./validation";
-import { chunked, placeholders, rowsByIds } from "./d1";
+import { chunked, guardStatement, isGuardFailure, placeholders, rowsByIds } from "./d1";
 
 export type ExampleInput = z.input<typeof exampleInputSchema>;
 type ParsedExample = z.output<typeof exampleInputSchema>;
@@ -23,34 +23,44 @@ type ParsedExample = z.output<typeof exampleInputSchema>;
  * Rules that depend on the task: classification needs a label from its set (matched ignoring case and
  * Unicode normalisation, and stored in the task's spelling); generation needs an output. A classification
  * task without a label list takes its labels from its examples (`existing`: those already stored), at
- * most LIMITS.labels of them.
+ * most LIMITS.labels of them. `path(i, field)` names an item's field in the issues. Returns the labels
+ * the items add to such a task (a write adding any must be guarded: labelsGuard).
  */
 export function checkExamplesFitTask(
   task: Pick<Task, "kind" | "labels">,
   items: ParsedExample[],
-  pathPrefix = "examples",
+  path: string | ((i: number, field: "label" | "output" | null) => string) = "examples",
   existing: readonly string[] = [],
-): void {
+): string[] {
+  const at = typeof path === "string" ? (i: number, field: string | null) => (field ? `${path}.${i}.${field}` : path) : path;
   const issues: FieldIssue[] = [];
   const known = task.labels.length > 0 ? [...task.labels] : [...existing];
+  const added: string[] = [];
   items.forEach((item, i) => {
     if (task.kind === "classification") {
       if (!item.label) {
-        issues.push({ path: `${pathPrefix}.${i}.label`, message: "a classification example needs a label" });
+        issues.push({ path: at(i, "label"), message: "a classification example needs a label" });
         return;
       }
       const canonical = canonicalLabel(known, item.label);
       if (canonical) item.label = canonical;
-      else if (task.labels.length > 0) issues.push({ path: `${pathPrefix}.${i}.label`, message: `"${item.label}" is not one of the task's labels` });
-      else known.push(item.label);
+      else if (task.labels.length > 0) issues.push({ path: at(i, "label"), message: `"${item.label}" is not one of the task's labels` });
+      else {
+        known.push(item.label);
+        added.push(item.label);
+      }
     } else if (!item.output) {
-      issues.push({ path: `${pathPrefix}.${i}.output`, message: "a generation example needs an output" });
+      issues.push({ path: at(i, "output"), message: "a generation example needs an output" });
     }
   });
   if (task.labels.length === 0 && known.length > LIMITS.labels) {
-    issues.push({ path: pathPrefix, message: `a task without a label list may use at most ${LIMITS.labels} distinct labels (this would make ${known.length})` });
+    issues.push({
+      path: at(0, null),
+      message: `a task without a label list may use at most ${LIMITS.labels} distinct labels (this would make ${known.length}): ${existing.length} stored, ${added.length} new`,
+    });
   }
   if (issues.length > 0) throw validationFailed(issues);
+  return added;
 }
 
 /** The distinct labels of a task's stored examples (for a task without a label list). */
@@ -60,6 +70,43 @@ export async function storedLabels(deps: Deps, taskId: string): Promise<string[]
     .bind(deps.accountId, taskId)
     .all<{ label: string }>();
   return results.map((r) => r.label);
+}
+
+/**
+ * The statements a write that adds labels to a task without a label list starts with: a guard that
+ * aborts the batch (nothing written) unless the task's examples still use no label beyond `existing`,
+ * the labels the write was checked against. So two writes racing cannot both pass the label cap, nor
+ * store "Refund" and "refund" as two labels: the later one finds the other's labels and is checked
+ * again (withCurrentLabels). Empty when nothing new is added.
+ */
+export function labelsGuard(deps: Deps, taskId: string, existing: readonly string[], added: readonly string[]): D1PreparedStatement[] {
+  if (added.length === 0) return [];
+  return [
+    guardStatement(deps.db, [{
+      // One JSON parameter, not an IN list: a task may have 200 labels, D1 binds at most 100 parameters.
+      sql: `NOT EXISTS (SELECT 1 FROM examples WHERE account_id = ? AND task_id = ? AND label IS NOT NULL
+              AND label NOT IN (SELECT value FROM json_each(?)))`,
+      params: [deps.accountId, taskId, JSON.stringify(existing)],
+    }]),
+  ];
+}
+
+/** How often a write whose labels guard failed is read and checked again before CONFLICT. */
+export const LABEL_WRITE_ATTEMPTS = 5;
+
+/**
+ * Runs `attempt` (read the labels, check, write with labelsGuard) until its guard holds: each failure
+ * means another write added labels meanwhile and nothing of this one was written.
+ */
+export async function withCurrentLabels<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!isGuardFailure(error)) throw error;
+      if (n >= LABEL_WRITE_ATTEMPTS) throw conflict("The task's labels kept changing while this was written; nothing was written: try again.");
+    }
+  }
 }
 
 /** INSERT statements for a batch, with the version bump (the caller decides what else goes in it). */

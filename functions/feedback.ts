@@ -7,7 +7,7 @@ import { newId } from "./ids";
 import type { z } from "zod";
 import type { Deps } from "./deps";
 import { notFound, validationFailed } from "./errors";
-import { insertExampleStatements } from "./examples";
+import { checkExamplesFitTask, insertExampleStatements, labelsGuard, storedLabels, withCurrentLabels } from "./examples";
 import { canonicalLabel } from "./labels";
 import { getExecution } from "./executions";
 import { embedNewExamples } from "./predictions";
@@ -27,43 +27,65 @@ export async function getFeedback(deps: Deps, id: string): Promise<Feedback | nu
   return row ? toFeedback(row) : null;
 }
 
-/** The same rules as for examples (examples.ts), reported against this input's field names. */
-function checkCorrectionFitsTask(task: Task, data: { correctedLabel?: string | null; correctedOutput?: string | null }): void {
+/**
+ * The same rules as for examples (examples.ts), reported against this input's field names: the label is
+ * stored in the task's spelling, and on a task without a label list a new one counts against the cap.
+ * Returns the labels the correction adds to such a task (`existing`: its stored ones).
+ */
+function checkCorrectionFitsTask(
+  task: Task,
+  data: { correctedLabel?: string | null; correctedOutput?: string | null },
+  existing: readonly string[],
+): string[] {
   if (task.kind === "generation") {
     if (data.correctedOutput == null) {
       throw validationFailed([{ path: "correctedOutput", message: "a generation task is corrected with an output" }]);
     }
-  } else if (data.correctedLabel == null) {
+    return [];
+  }
+  if (data.correctedLabel == null) {
     throw validationFailed([{ path: "correctedLabel", message: "a classification task is corrected with a label" }]);
-  } else if (task.labels.length > 0) {
+  }
+  if (task.labels.length > 0) {
     const canonical = canonicalLabel(task.labels, data.correctedLabel);
     if (!canonical) throw validationFailed([{ path: "correctedLabel", message: `must be one of the task's labels: ${task.labels.join(", ")}` }]);
     data.correctedLabel = canonical; // the task's spelling
+    return [];
   }
+  const item = { input: "-", label: data.correctedLabel };
+  const added = checkExamplesFitTask(task, [item], () => "correctedLabel", existing);
+  data.correctedLabel = item.label; // the spelling of the examples that used it first
+  return added;
 }
 
 export async function submitFeedback(deps: Deps, input: SubmitFeedbackInput): Promise<Feedback> {
-  const data = parseInput(submitFeedbackSchema, input);
-  const execution = await getExecution(deps, data.executionId);
-  const task = await getTask(deps, execution.taskId);
-  const correction = data.correctedLabel != null || data.correctedOutput != null;
-  if (correction) checkCorrectionFitsTask(task, data);
-  const example = correction
-    ? insertExampleStatements(deps, task.id, [{ input: execution.input, label: data.correctedLabel, output: data.correctedOutput }], "feedback")
-    : { ids: [], statements: [] };
-  const id = newId();
-  // The execution's task may have been deleted meanwhile (its executions with it): nothing is written then.
-  await writeBatch(deps.db, [
-    ...example.statements,
-    deps.db
-      .prepare(
-        `INSERT INTO feedback (id, account_id, task_id, execution_id, rating, corrected_label, corrected_output, comment, example_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .bind(id, deps.accountId, task.id, execution.id, data.rating ?? null, data.correctedLabel ?? null,
-        data.correctedOutput ?? null, data.comment, example.ids[0] ?? null),
-  ], () => notFound("Execution", execution.id));
-  if (example.ids.length > 0) await embedNewExamples(deps, example.ids);
+  const parsed = parseInput(submitFeedbackSchema, input);
+  const execution = await getExecution(deps, parsed.executionId);
+  const correction = parsed.correctedLabel != null || parsed.correctedOutput != null;
+  const { id, exampleIds } = await withCurrentLabels(async () => {
+    const task = await getTask(deps, execution.taskId);
+    const data = { ...parsed }; // checked afresh on each attempt
+    const existing = correction && task.kind === "classification" && task.labels.length === 0 ? await storedLabels(deps, task.id) : [];
+    const added = correction ? checkCorrectionFitsTask(task, data, existing) : [];
+    const example = correction
+      ? insertExampleStatements(deps, task.id, [{ input: execution.input, label: data.correctedLabel, output: data.correctedOutput }], "feedback")
+      : { ids: [], statements: [] };
+    const id = newId();
+    // The execution's task may have been deleted meanwhile (its executions with it): nothing is written then.
+    await writeBatch(deps.db, [
+      ...labelsGuard(deps, task.id, existing, added),
+      ...example.statements,
+      deps.db
+        .prepare(
+          `INSERT INTO feedback (id, account_id, task_id, execution_id, rating, corrected_label, corrected_output, comment, example_id)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .bind(id, deps.accountId, task.id, execution.id, data.rating ?? null, data.correctedLabel ?? null,
+          data.correctedOutput ?? null, data.comment, example.ids[0] ?? null),
+    ], () => notFound("Execution", execution.id));
+    return { id, exampleIds: example.ids };
+  });
+  if (exampleIds.length > 0) await embedNewExamples(deps, exampleIds);
   return (await getFeedback(deps, id))!;
 }
 

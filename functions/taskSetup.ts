@@ -7,8 +7,11 @@ import { getAgent } from "./agents";
 import type { Deps } from "./deps";
 import { writeBatch } from "./d1";
 import { llmUnavailable, notFound, validationFailed } from "./errors";
-import { checkExamplesFitTask, getExamplesByIds, insertExampleStatements, storedLabels, type ExampleInput } from "./examples";
+import {
+  checkExamplesFitTask, getExamplesByIds, insertExampleStatements, labelsGuard, storedLabels, withCurrentLabels, type ExampleInput,
+} from "./examples";
 import { newId } from "./ids";
+import { canonicalLabel } from "./labels";
 import { chatComplete, type LlmEnv } from "./llm";
 import { embedNewExamples } from "./predictions";
 import { taskUnderstandingMessages } from "./prompts";
@@ -54,7 +57,7 @@ export async function createTaskFromRequest(deps: Deps, input: CreateTaskFromReq
   if (!draft.success) throw llmUnavailable("The LLM's task draft did not have the expected fields (name, description, kind, labels).");
   const labels = [...draft.data.labels];
   // Labels the caller's examples use belong to the task even if the LLM forgot one.
-  for (const ex of data.examples) if (ex.label && !labels.includes(ex.label)) labels.push(ex.label);
+  for (const ex of data.examples) if (ex.label && !canonicalLabel(labels, ex.label)) labels.push(ex.label);
   const task = parseInput(createTaskSchema, { ...draft.data, labels, agentId: agent.id, examples: data.examples });
   return insertTask(deps, task, data.request);
 }
@@ -74,14 +77,23 @@ export async function updateTask(deps: Deps, id: string, input: UpdateTaskInput)
   return getTask(deps, id);
 }
 
-/** Adds examples to a task in one batch (all or none), then has them featurised. */
+/**
+ * Adds examples to a task in one batch (all or none), then has them featurised. On a task without a
+ * label list the new labels are checked against the stored ones inside the write (labelsGuard).
+ */
 export async function addExamples(deps: Deps, taskId: string, items: ExampleInput[]): Promise<Example[]> {
   const parsed = parseInput(exampleListSchema.min(1), items);
-  const task = await getTask(deps, taskId);
-  const labelless = task.kind === "classification" && task.labels.length === 0;
-  checkExamplesFitTask(task, parsed, "examples", labelless ? await storedLabels(deps, taskId) : []);
-  const { ids, statements } = insertExampleStatements(deps, taskId, parsed);
-  await writeBatch(deps.db, statements, () => notFound("Task", taskId)); // deleted meanwhile: nothing written
+  const ids = await withCurrentLabels(async () => {
+    const task = await getTask(deps, taskId);
+    const labelless = task.kind === "classification" && task.labels.length === 0;
+    const existing = labelless ? await storedLabels(deps, taskId) : [];
+    const fitted = parsed.map((item) => ({ ...item })); // checked afresh on each attempt
+    const added = checkExamplesFitTask(task, fitted, "examples", existing);
+    const { ids, statements } = insertExampleStatements(deps, taskId, fitted);
+    // deleted meanwhile: nothing written
+    await writeBatch(deps.db, [...labelsGuard(deps, taskId, existing, added), ...statements], () => notFound("Task", taskId));
+    return ids;
+  });
   await embedNewExamples(deps, ids);
   return getExamplesByIds(deps, ids);
 }

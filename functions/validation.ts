@@ -2,7 +2,7 @@
 // publishes them in /openapi.json; domain functions parse with them again, so GraphQL gets the same rules.
 import { z } from "zod";
 import { validationFailed, type FieldIssue } from "./errors";
-import { labelKey } from "./labels";
+import { INVISIBLE_CLASS, invisibleCharacter, labelKey } from "./labels";
 
 export const LIMITS = {
   name: 200,
@@ -23,7 +23,26 @@ const NOT_BLANK = { pattern: "[^\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u
 const id = z.string().min(1).max(64);
 const name = z.string().trim().min(1).max(LIMITS.name).meta(NOT_BLANK);
 const text = z.string().max(LIMITS.text);
-const label = z.string().trim().normalize("NFC").min(1).max(LIMITS.label).meta(NOT_BLANK);
+// A label: trimmed, not blank, and with no invisible character (functions/labels.ts). The pattern says
+// the same of the untrimmed text: blanks at either end, then a core that starts and ends visibly and
+// holds no invisible character.
+const BLANK_CLASS = NOT_BLANK.pattern.slice(2, -1);
+const LABEL_PATTERN = {
+  pattern: `^[${BLANK_CLASS}]*[^${BLANK_CLASS}${INVISIBLE_CLASS}](?:[^${INVISIBLE_CLASS}]*[^${BLANK_CLASS}${INVISIBLE_CLASS}])?[${BLANK_CLASS}]*$`,
+} as const;
+const label = z
+  .string()
+  .trim()
+  .normalize("NFC")
+  .min(1)
+  .max(LIMITS.label)
+  .check((ctx) => {
+    const invisible = invisibleCharacter(ctx.value);
+    if (invisible) {
+      ctx.issues.push({ code: "custom", input: ctx.value, message: `a label must not hold invisible characters (${invisible} found)` });
+    }
+  })
+  .meta(LABEL_PATTERN);
 export const labelSet = z
   .array(label)
   .max(LIMITS.labels)

@@ -7,7 +7,8 @@ import { executeTask } from "../../functions/executions";
 import { listFeedback, submitFeedback } from "../../functions/feedback";
 import { exportFeedback, type FeedbackExportRecord } from "../../functions/feedbackExport";
 import worker from "../../workers/index";
-import { newAccount, newTask } from "../support/fixtures";
+import { addExamples } from "../../functions/taskSetup";
+import { call, newAccount, newTask } from "../support/fixtures";
 
 const fail = async (p: Promise<unknown>) => (await p.then(() => null, (e: unknown) => e)) as AppError;
 
@@ -61,6 +62,38 @@ describe("submitFeedback", () => {
     const feedback = await submitFeedback(deps, { executionId: execution.id, correctedOutput: "Hey there!" });
     expect((await listExamples(deps, task.id)).nodes.find((e) => e.id === feedback.exampleId)?.output).toBe("Hey there!");
     expect((await fail(submitFeedback(deps, { executionId: execution.id, correctedLabel: "x" }))).issues[0]?.path).toBe("correctedOutput");
+  });
+
+  it("on a task without a label list, corrections fold case, count against the 200-label cap and refuse invisible characters", async () => {
+    const { deps } = await newAccount();
+    const task = await newTask(deps, { labels: [], examples: [{ input: "i lost my card", label: "lost_card" }] });
+    const execution = await executeTask(deps, { taskId: task.id, input: "where is my card" });
+    for (const correctedLabel of ["LOST_CARD", "Lost_Card", "lost_card", "\uff4c\uff4f\uff53\uff54_card"]) {
+      const feedback = await submitFeedback(deps, { executionId: execution.id, correctedLabel });
+      expect(feedback.correctedLabel).toBe("lost_card");
+    }
+    const invisible = await fail(submitFeedback(deps, { executionId: execution.id, correctedLabel: "lost\u200b_card" }));
+    expect(invisible.issues[0]).toMatchObject({ path: "correctedLabel", message: expect.stringContaining("U+200B") });
+    // Fill the task to 200 distinct labels; a correction naming a 201st is refused, one naming a stored label is not.
+    await addExamples(deps, task.id, Array.from({ length: 199 }, (_, i) => ({ input: `text ${i}`, label: `label-${i}` })));
+    const over = await fail(submitFeedback(deps, { executionId: execution.id, correctedLabel: "brand_new" }));
+    expect(over.code).toBe("VALIDATION_FAILED");
+    expect(over.issues[0]).toMatchObject({ path: "correctedLabel", message: expect.stringContaining("at most 200 distinct labels") });
+    expect((await submitFeedback(deps, { executionId: execution.id, correctedLabel: "LABEL-7" })).correctedLabel).toBe("label-7");
+    const labels = await env.DB.prepare("SELECT COUNT(DISTINCT label) AS n FROM examples WHERE task_id = ?").bind(task.id).first<{ n: number }>();
+    expect(labels!.n).toBe(200);
+  });
+
+  it("concurrent corrections naming new labels cannot take a task past 200 labels (POST /feedback)", async () => {
+    const account = await newAccount();
+    const task = await newTask(account.deps, { labels: [], examples: [{ input: "seed", label: "seed" }] });
+    await addExamples(account.deps, task.id, Array.from({ length: 195 }, (_, i) => ({ input: `text ${i}`, label: `label-${i}` })));
+    const execution = await executeTask(account.deps, { taskId: task.id, input: "something new" });
+    const answers = await Promise.all(Array.from({ length: 12 }, (_, i) =>
+      call("/feedback", { headers: account.headers, body: { executionId: execution.id, correctedLabel: `new-${i % 6}` } })));
+    for (const a of answers) expect([201, 200, 400, 409]).toContain(a.status);
+    const labels = await env.DB.prepare("SELECT COUNT(DISTINCT label) AS n FROM examples WHERE task_id = ?").bind(task.id).first<{ n: number }>();
+    expect(labels!.n).toBe(200);
   });
 });
 

@@ -65,6 +65,52 @@ describe("tasks", () => {
     expect(await addExamples(deps, task.id, many(50, 150))).toHaveLength(50);
   });
 
+  it("refuses labels holding invisible characters, on every path that names a label", async () => {
+    const { deps, accountId } = await newAccount();
+    const agentId = (await newAgent(deps)).id;
+    for (const sneaky of ["re\u200bfund", "\u200b", "refund\u200d", "\u202erefund", "soft\u00adhyphen", "tab\tinside"]) {
+      const listed = await fail(createTask(deps, { agentId, name: "Invisible", labels: ["refund", sneaky] }));
+      expect(listed.code).toBe("VALIDATION_FAILED");
+      expect(listed.issues[0]).toMatchObject({ path: "labels.1", message: expect.stringMatching(/invisible characters \(U\+[0-9A-F]{4} found\)/) });
+      const example = await fail(createTask(deps, { agentId, name: "Invisible", examples: [{ input: "x", label: sneaky }] }));
+      expect(example.issues[0]?.path).toBe("examples.0.label");
+    }
+    expect(await countTasks(accountId)).toBe(0);
+    const open = await createTask(deps, { agentId, name: "Open", examples: [{ input: "money back", label: "refund" }] });
+    expect((await fail(addExamples(deps, open.id, [{ input: "again", label: "re\u200bfund" }]))).code).toBe("VALIDATION_FAILED");
+    // Blanks at either end are trimmed, as before; a label of compatibility forms folds to its plain one.
+    await addExamples(deps, open.id, [{ input: "wide", label: "\uff32\uff45\uff46\uff55\uff4e\uff44" }, { input: "spaced", label: " refund\t" }]);
+    expect(new Set((await listExamples(deps, open.id)).nodes.map((e) => e.label))).toEqual(new Set(["refund"]));
+  });
+
+  it("8 concurrent addExamples of 100 new labels each never take a task past 200 labels", async () => {
+    const { deps } = await newAccount();
+    const agentId = (await newAgent(deps)).id;
+    const task = await createTask(deps, { agentId, name: "Race", examples: [{ input: "seed", label: "seed" }] });
+    const batch = (b: number) => Array.from({ length: 100 }, (_, i) => ({ input: `text ${b}-${i}`, label: `label-${b}-${i}` }));
+    const results = await Promise.allSettled(Array.from({ length: 8 }, (_, b) => addExamples(deps, task.id, batch(b))));
+    const accepted = results.filter((r) => r.status === "fulfilled").length;
+    for (const r of results) {
+      if (r.status === "rejected") expect(["VALIDATION_FAILED", "CONFLICT"]).toContain((r.reason as AppError).code);
+    }
+    const stored = await env.DB.prepare("SELECT COUNT(DISTINCT label) AS n, COUNT(*) AS rows FROM examples WHERE task_id = ?")
+      .bind(task.id).first<{ n: number; rows: number }>();
+    expect(stored!.n).toBeLessThanOrEqual(200);
+    expect(accepted).toBe(1); // seed + 100 fit; a second 100 would make 201
+    expect(stored).toEqual({ n: 1 + 100 * accepted, rows: 1 + 100 * accepted }); // a refused call wrote nothing
+  });
+
+  it("concurrent writes of one new label in different cases store it once, in the first spelling", async () => {
+    const { deps } = await newAccount();
+    const agentId = (await newAgent(deps)).id;
+    const task = await createTask(deps, { agentId, name: "Case race", examples: [{ input: "seed", label: "seed" }] });
+    const spellings = ["LOST_CARD", "Lost_Card", "lost_card", "lost_card", "LOST_card", "Lost_card"];
+    await Promise.all(spellings.map((label, i) => addExamples(deps, task.id, [{ input: `lost ${i}`, label }])));
+    const labels = new Set((await listExamples(deps, task.id, { first: 100 })).nodes.map((e) => e.label));
+    expect(labels.size).toBe(2);
+    expect(labels.has("seed")).toBe(true);
+  });
+
   it("drafts a task from a plain-language request through the LLM and keeps the request", async () => {
     const { deps } = await newAccount();
     const agent = await newAgent(deps, { llmModel: "task-json" });
