@@ -3,8 +3,11 @@
 // carrier-grade-NAT, unique-local, multicast or reserved address literals (ipaddr.js names the ranges);
 // no localhost or cloud metadata host names. Local development and tests name their receivers in
 // WEBHOOK_ALLOWED_CALLBACK_URLS (comma-separated prefixes, exact scheme and host), which bypass the rules.
-// A public host name that resolves to a private address cannot be seen from a Worker; Cloudflare's fetch
-// does not reach private networks from the edge.
+// A name is checked without its trailing dots, an IPv6 address carrying an IPv4 one by that IPv4 address.
+// The check runs again before every callback (functions/webhookDeliveries.ts), so a URL stored under
+// older rules, or an allow-list entry since removed, is not posted to. What a public name resolves to
+// cannot be seen from a Worker (no DNS API; fetch resolves on its own), but Cloudflare's fetch does not
+// reach private networks from the edge.
 import ipaddr from "ipaddr.js";
 import type { FieldIssue } from "./errors";
 
@@ -14,6 +17,24 @@ const BLOCKED_HOSTS = /^(localhost|.*\.localhost|.*\.local|.*\.internal|metadata
 const PUBLIC_RANGES = new Set(["unicast"]);
 
 export const MAX_CALLBACK_URL = 2048;
+
+/**
+ * The range of an address, an IPv6 one that carries an IPv4 address in its low 32 bits classed by that
+ * address: IPv4-mapped (::ffff:a.b.c.d) and the deprecated IPv4-compatible form (::a.b.c.d, which
+ * ipaddr.js calls unicast), so [::127.0.0.1] and [::a9fe:a9fe] are loopback and link-local. Other
+ * embeddings (NAT64, 6to4, Teredo) keep their own, non-public, range.
+ */
+function addressRange(address: ipaddr.IPv4 | ipaddr.IPv6): string {
+  if (address.kind() === "ipv4") return address.range();
+  const v6 = address as ipaddr.IPv6;
+  const parts = v6.parts;
+  const compatible = parts.slice(0, 6).every((p) => p === 0) && (parts[6] !== 0 || parts[7]! > 1); // not :: or ::1
+  if (v6.isIPv4MappedAddress() || compatible) {
+    const bytes = v6.toByteArray().slice(12);
+    return new ipaddr.IPv4(bytes).range();
+  }
+  return v6.range();
+}
 
 /** The issue with `url` as a callback, or null when the service may post to it. */
 export function callbackUrlIssue(env: CallbackEnv, url: string): FieldIssue | null {
@@ -29,12 +50,11 @@ export function callbackUrlIssue(env: CallbackEnv, url: string): FieldIssue | nu
   const allowed = (env.WEBHOOK_ALLOWED_CALLBACK_URLS ?? "").split(",").map((u) => u.trim()).filter(Boolean);
   if (allowed.some((prefix) => url.startsWith(prefix))) return null;
   if (parsed.protocol !== "https:") return issue("must use https");
-  const host = parsed.hostname.replace(/^\[|\]$/g, "");
+  // A name's trailing dots only make it absolute: "localhost." is localhost.
+  const host = parsed.hostname.replace(/^\[|\]$/g, "").replace(/\.+$/, "");
   if (BLOCKED_HOSTS.test(host)) return issue(`must not point at ${host}: not a public host`);
   if (ipaddr.isValid(host)) {
-    let address = ipaddr.parse(host);
-    if (address.kind() === "ipv6" && (address as ipaddr.IPv6).isIPv4MappedAddress()) address = (address as ipaddr.IPv6).toIPv4Address();
-    const range = address.range();
+    const range = addressRange(ipaddr.parse(host));
     if (!PUBLIC_RANGES.has(range)) return issue(`must not point at a ${range} address`);
   } else if (!host.includes(".")) {
     return issue("must name a public host (a fully qualified name or a public address)");

@@ -121,6 +121,7 @@ export const nowIso = (offsetMs = 0): string => new Date(Date.now() + offsetMs).
 export interface WebhookEndpointRow {
   id: string; account_id: string; task_id: string; callback_url: string; secret_sealed: string;
   previous_secret_sealed: string | null; secret_rotated_at: string | null; enabled: number; created_at: string; updated_at: string;
+  previous_secret_expires_at: string | null;
 }
 export const toWebhookEndpoint = (r: WebhookEndpointRow): WebhookEndpoint => ({
   id: r.id, accountId: r.account_id, taskId: r.task_id, callbackUrl: r.callback_url, enabled: r.enabled === 1,
@@ -132,7 +133,7 @@ export interface WebhookDeliveryRow {
   input: string; conversation_id: string | null; metadata_json: string; status: string; execution_id: string;
   outcome: string | null;
   attempts: number; last_error: string | null; callback_status: number | null; created_at: string; updated_at: string;
-  executed_at: string | null; delivered_at: string | null;
+  executed_at: string | null; delivered_at: string | null; signed_sha256: string | null;
 }
 export const toWebhookDelivery = (r: WebhookDeliveryRow): WebhookDelivery => ({
   id: r.id, accountId: r.account_id, endpointId: r.endpoint_id, idempotencyKey: r.idempotency_key, input: r.input,

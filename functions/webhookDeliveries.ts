@@ -2,7 +2,8 @@
 // its Execution posted to the endpoint's callback URL, signed the same way.
 // - acceptPost (the inbound route): checks the signature and the body, records the delivery as queued
 //   with the Execution id it will have, and sends its id to the queue; a retried post with the same
-//   Idempotency-Key returns the first delivery and queues nothing.
+//   Idempotency-Key, or the same signed post arriving again (a replay: same timestamp and body), returns
+//   the first delivery and queues nothing.
 // - processDelivery (the queue consumer): executes (once: the Execution id was fixed on arrival, so a
 //   message delivered twice or a consumer that died mid-message finds the Execution already there), then
 //   posts the callback; a callback that fails asks the queue to retry later (exponential backoff, full
@@ -42,7 +43,7 @@ const RETRY_CAP_S = 15 * 60;
 
 export interface AcceptedPost {
   deliveryId: string;
-  replayed: boolean; // the Idempotency-Key named an earlier post: nothing new was queued
+  replayed: boolean; // the Idempotency-Key or the signed bytes named an earlier post: nothing new was queued
 }
 
 const findDeliveryRow = (deps: Deps, id: string) =>
@@ -94,25 +95,35 @@ export async function acceptPost(
     throw validationFailed([{ path: "Idempotency-Key", message: `must be 1 to ${MAX_IDEMPOTENCY_KEY} characters` }]);
   }
   const requestSha = await sha256Hex(new TextEncoder().encode(rawBody));
+  // The signature covers "<timestamp>.<raw body>" and nothing else: the same bytes arriving again are the
+  // same post (a replay within the timestamp's window, whatever Idempotency-Key it carries or lacks).
+  const signedSha = await sha256Hex(new TextEncoder().encode(`${headers.get(TIMESTAMP_HEADER)}.${rawBody}`));
   const id = newId();
   const now = nowIso();
   const inserted = await db
     .prepare(
-      `INSERT INTO webhook_deliveries (id, account_id, endpoint_id, idempotency_key, request_sha256, input, conversation_id,
-         metadata_json, status, execution_id, attempts, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, 0, ?, ?)
-       ON CONFLICT (endpoint_id, idempotency_key) DO NOTHING RETURNING id`,
+      `INSERT INTO webhook_deliveries (id, account_id, endpoint_id, idempotency_key, request_sha256, signed_sha256, input,
+         conversation_id, metadata_json, status, execution_id, attempts, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, 0, ?, ?)
+       ON CONFLICT DO NOTHING RETURNING id`,
     )
-    .bind(id, endpoint.account_id, endpointId, key, requestSha, data.input, data.conversationId ?? null, JSON.stringify(data.metadata), newId(), now, now)
+    .bind(id, endpoint.account_id, endpointId, key, requestSha, signedSha, data.input, data.conversationId ?? null,
+      JSON.stringify(data.metadata), newId(), now, now)
     .first<{ id: string }>();
   if (!inserted) {
-    // The Idempotency-Key names an earlier post (or one arriving at the same moment): answer with it.
-    const first = await db
+    // The Idempotency-Key, or the signed bytes, name an earlier post (or one arriving at the same moment):
+    // answer with it. A key reused for another body is the sender's mistake.
+    const byKey = key === null ? null : await db
       .prepare("SELECT id, request_sha256 FROM webhook_deliveries WHERE endpoint_id = ? AND idempotency_key = ?")
       .bind(endpointId, key)
       .first<{ id: string; request_sha256: string }>();
+    if (byKey && byKey.request_sha256 !== requestSha) throw conflict("This Idempotency-Key was used for a different body.");
+    const first = byKey ?? await db
+      .prepare("SELECT id FROM webhook_deliveries WHERE endpoint_id = ? AND signed_sha256 = ?")
+      .bind(endpointId, signedSha)
+      .first<{ id: string }>();
     if (!first) throw new Error("webhook delivery neither inserted nor found");
-    if (first.request_sha256 !== requestSha) throw conflict("This Idempotency-Key was used for a different body.");
+    console.log(JSON.stringify({ event: "webhook_replayed", endpointId, deliveryId: first.id, by: byKey ? "idempotency-key" : "signature" }));
     return { deliveryId: first.id, replayed: true };
   }
   try {

@@ -1,7 +1,8 @@
 // Webhook endpoints (the webhook_endpoints table): a task's signed inbound URL and the callback URL its
 // results are posted to. The signing secret is returned once, on creation or rotation, and stored sealed
-// (functions/secrets.ts); after a rotation the previous secret still verifies inbound posts for
-// ROTATION_GRACE_MS, so a sender can switch without dropping posts. Outbound posts use the newest one.
+// (functions/secrets.ts); after a rotation the previous secret still verifies inbound posts for the grace
+// the rotation chose (ROTATION_GRACE_MS unless told; 0 revokes it at once), so a sender can switch without
+// dropping posts. Outbound posts use the newest one.
 import { callbackUrlIssue, type CallbackEnv } from "./callbackUrls";
 import { writeBatch } from "./d1";
 import type { Deps } from "./deps";
@@ -15,6 +16,8 @@ import type { Page, PageArgs, WebhookEndpoint } from "./types";
 import { createWebhookEndpointSchema, parseInput } from "./validation";
 
 export const ROTATION_GRACE_MS = 24 * 60 * 60 * 1000;
+/** The longest grace a rotation may give the previous secret: a week. */
+export const MAX_ROTATION_GRACE_S = 7 * 24 * 60 * 60;
 
 /** An endpoint with its signing secret: what creation and rotation answer, once. */
 export interface EndpointWithSecret {
@@ -51,7 +54,7 @@ export async function createWebhookEndpoint(deps: Deps, input: { taskId: string;
   const stored: WebhookEndpointRow = {
     id, account_id: deps.accountId, task_id: data.taskId, callback_url: data.callbackUrl,
     secret_sealed: await seal(deps.env as SecretsEnv, signingSecret, id), previous_secret_sealed: null, secret_rotated_at: null,
-    enabled: 1, created_at: now, updated_at: now,
+    enabled: 1, created_at: now, updated_at: now, previous_secret_expires_at: null,
   };
   const columns = Object.keys(stored) as (keyof WebhookEndpointRow)[];
   const insert = deps.db
@@ -80,18 +83,32 @@ export async function deleteWebhookEndpoint(deps: Deps, id: string): Promise<Web
   return toWebhookEndpoint(deleted);
 }
 
-export async function rotateWebhookSecret(deps: Deps, id: string): Promise<EndpointWithSecret> {
+/**
+ * A new signing secret. The previous one still verifies inbound posts for `graceSeconds` (default
+ * ROTATION_GRACE_MS, at most MAX_ROTATION_GRACE_S), so a sender can switch without dropping posts; 0
+ * revokes it at once (a leaked secret). A secret from an earlier rotation never verifies again.
+ */
+export async function rotateWebhookSecret(deps: Deps, id: string, graceSeconds: number = ROTATION_GRACE_MS / 1000): Promise<EndpointWithSecret> {
+  if (!Number.isInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > MAX_ROTATION_GRACE_S) {
+    throw validationFailed([{ path: "graceSeconds", message: `must be a whole number of seconds from 0 to ${MAX_ROTATION_GRACE_S}` }]);
+  }
   const current = await row(deps, id);
   const signingSecret = newSigningSecret();
-  const now = nowIso();
+  const now = Date.now();
+  const revoke = graceSeconds === 0;
   const updated = await deps.db
     .prepare(
-      `UPDATE webhook_endpoints SET secret_sealed = ?, previous_secret_sealed = ?, secret_rotated_at = ?, updated_at = ?
+      `UPDATE webhook_endpoints SET secret_sealed = ?, previous_secret_sealed = ?, secret_rotated_at = ?,
+         previous_secret_expires_at = ?, updated_at = ?
        WHERE id = ? AND account_id = ? AND secret_sealed = ? RETURNING *`,
     )
-    .bind(await seal(deps.env as SecretsEnv, signingSecret, id), current.secret_sealed, now, now, id, deps.accountId, current.secret_sealed)
+    .bind(
+      await seal(deps.env as SecretsEnv, signingSecret, id), revoke ? null : current.secret_sealed, new Date(now).toISOString(),
+      revoke ? null : new Date(now + graceSeconds * 1000).toISOString(), new Date(now).toISOString(), id, deps.accountId,
+      current.secret_sealed,
+    )
     .first<WebhookEndpointRow>();
-  if (!updated) return rotateWebhookSecret(deps, id); // rotated concurrently: rotate again from the newest
+  if (!updated) return rotateWebhookSecret(deps, id, graceSeconds); // rotated concurrently: rotate again from the newest
   return { endpoint: toWebhookEndpoint(updated), signingSecret };
 }
 
@@ -103,8 +120,11 @@ export async function endpointForInbound(db: D1Database, id: string): Promise<We
 /** The secrets that verify an inbound post: the current one, and the previous one within its grace. */
 export async function verifyingSecrets(env: SecretsEnv, endpoint: WebhookEndpointRow, now = Date.now()): Promise<string[]> {
   const secrets = [await open(env, endpoint.secret_sealed, endpoint.id)];
-  const rotatedAt = endpoint.secret_rotated_at ? Date.parse(endpoint.secret_rotated_at) : NaN;
-  if (endpoint.previous_secret_sealed && now - rotatedAt < ROTATION_GRACE_MS) {
+  // Rows rotated before the grace was chosen per rotation have no expiry of their own: the fixed 24 h.
+  const expiresAt = endpoint.previous_secret_expires_at
+    ? Date.parse(endpoint.previous_secret_expires_at)
+    : (endpoint.secret_rotated_at ? Date.parse(endpoint.secret_rotated_at) : NaN) + ROTATION_GRACE_MS;
+  if (endpoint.previous_secret_sealed && now < expiresAt) {
     secrets.push(await open(env, endpoint.previous_secret_sealed, endpoint.id));
   }
   return secrets;

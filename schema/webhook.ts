@@ -120,9 +120,18 @@ builder.mutationFields((t) => ({
   }),
   rotateWebhookSecret: t.field({
     type: EndpointWithSecretRef,
-    description: "A new signing secret; the previous one still verifies inbound posts for 24 hours.",
-    args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => rotateWebhookSecret(ctx.deps, String(id)),
+    description:
+      "A new signing secret, shown once. The previous one still verifies inbound posts for graceSeconds " +
+      "(default 86400: 24 hours, at most 604800) so a sender can switch without dropping posts; graceSeconds: 0 revokes it at once " +
+      "(a leaked secret). Only the newest previous secret is kept: a second rotation ends the first one's grace.",
+    args: {
+      id: t.arg.id({ required: true }),
+      graceSeconds: t.arg.int({
+        required: false,
+        description: "How long the previous secret keeps verifying, in seconds: 0 (revoke now) to 604800; default 86400.",
+      }),
+    },
+    resolve: (_root, { id, graceSeconds }, ctx) => rotateWebhookSecret(ctx.deps, String(id), graceSeconds ?? undefined),
   }),
   redeliver: t.field({
     type: WebhookDeliveryRef,

@@ -88,6 +88,17 @@ describe("webhook endpoints", () => {
     ["https://[::ffff:192.168.1.1]/hook", /private/],
     ["https://localhost/hook", /not a public host/],
     ["https://metadata.google.internal/computeMetadata", /not a public host/],
+    ["https://localhost./hook", /not a public host/],
+    ["https://metadata.google.internal./computeMetadata", /not a public host/],
+    ["https://instance-data./latest", /not a public host/],
+    ["https://metadata../latest", /not a public host/],
+    ["https://intranet./hook", /public host/],
+    ["https://[::127.0.0.1]/hook", /loopback/],
+    ["https://[::a9fe:a9fe]/latest/meta-data", /linkLocal/],
+    ["https://[::10.0.0.7]/hook", /private/],
+    ["https://[::ffff:127.0.0.1]/hook", /loopback/],
+    ["https://[::ffff:a9fe:a9fe]/hook", /linkLocal/],
+    ["https://[64:ff9b::7f00:1]/hook", /rfc6052/],
     ["https://user:pass@example.com/hook", /credentials/],
     ["not a url", /absolute URL/],
   ])("refuses the callback URL %s", async (callbackUrl, reason) => {
@@ -121,6 +132,33 @@ describe("webhook endpoints", () => {
     expect((await post(e, { input: "old secret" })).status).toBe(202);
     expect((await post(e, { input: "new secret" }, { secret: fresh })).status).toBe(202);
     expect((await post(e, { input: "no secret" }, { secret: "whsec_guess" })).status).toBe(401);
+  });
+
+  it("rotation with graceSeconds: 0 revokes the previous secret at once; the grace is bounded", async () => {
+    const e = await newEndpoint();
+    const rotate = (graceSeconds?: number) => gql<{ rotateWebhookSecret: { signingSecret: string } }>(
+      e.account, "mutation($id: ID!, $g: Int) { rotateWebhookSecret(id: $id, graceSeconds: $g) { signingSecret } }", { id: e.id, g: graceSeconds },
+    );
+    const revoked = await rotate(0);
+    const fresh = revoked.data!.rotateWebhookSecret.signingSecret;
+    const tellReceiver = (secret: string) => fetch(`${receiver}/__callbacks/secret`, { method: "POST", body: JSON.stringify({ name: e.name, secret }) });
+    await tellReceiver(fresh); // callbacks are signed with the newest secret
+    const old = await post(e, { input: "old secret after revoke" });
+    expect(old.status).toBe(401);
+    expect(JSON.stringify(old.json)).toMatch(/does not match/);
+    expect((await post(e, { input: "new secret after revoke" }, { secret: fresh })).status).toBe(202);
+    for (const bad of [-1, 7 * 24 * 3600 + 1]) {
+      const refused = await rotate(bad);
+      expect(codes(refused)).toEqual(["VALIDATION_FAILED"]);
+      expect(refused.errors[0]!.extensions!.issues![0]!.path).toBe("graceSeconds");
+    }
+    // A short grace: the previous secret verifies until it ends, then not.
+    const short = (await rotate(60)).data!.rotateWebhookSecret.signingSecret;
+    await tellReceiver(short);
+    expect((await post(e, { input: "previous within grace" }, { secret: fresh })).status).toBe(202);
+    expect((await post(e, { input: "newest" }, { secret: short })).status).toBe(202);
+    await env.DB.prepare("UPDATE webhook_endpoints SET previous_secret_expires_at = ? WHERE id = ?").bind(new Date(Date.now() - 1000).toISOString(), e.id).run();
+    expect((await post(e, { input: "previous after grace" }, { secret: fresh })).status).toBe(401);
   });
 });
 
@@ -163,7 +201,60 @@ describe("signed inbound posts", () => {
   });
 });
 
+describe("replayed posts", () => {
+  it("the same signed post sent 3 times without Idempotency-Key is one delivery and one execution", async () => {
+    const e = await newEndpoint();
+    const timestamp = Math.floor(Date.now() / 1000);
+    const body = { input: "I love it", metadata: { ticket: "T-1" } };
+    const answers = [];
+    for (let i = 0; i < 3; i++) answers.push(await post(e, body, { timestamp }));
+    expect(answers.map((a) => a.status)).toEqual([202, 202, 202]);
+    const deliveryId = (answers[0]!.json as { deliveryId: string }).deliveryId;
+    expect(answers.map((a) => a.json)).toEqual([
+      { deliveryId, replayed: false }, { deliveryId, replayed: true }, { deliveryId, replayed: true },
+    ]);
+    // The Idempotency-Key is not signed: a replay that adds one, or changes it, is still the same post.
+    expect((await post(e, body, { timestamp, key: "made-up" })).json).toEqual({ deliveryId, replayed: true });
+    // Replayed concurrently too.
+    const burst = await Promise.all(Array.from({ length: 5 }, () => post(e, body, { timestamp })));
+    expect(burst.map((a) => a.json)).toEqual(Array.from({ length: 5 }, () => ({ deliveryId, replayed: true })));
+    await until("delivered", () => delivery(e, deliveryId), settled);
+    expect((await executionsOf(e.taskId)).length).toBe(1);
+    expect((await callbacks(e)).length).toBe(1);
+    // A new post (signed at another time, or over another body) is a new delivery.
+    const next = await post(e, body, { timestamp: timestamp - 1 });
+    expect(next.json).toMatchObject({ replayed: false });
+    expect((next.json as { deliveryId: string }).deliveryId).not.toBe(deliveryId);
+  });
+
+  it("a signed post keyed once and replayed under another key is still one delivery", async () => {
+    const e = await newEndpoint();
+    const timestamp = Math.floor(Date.now() / 1000);
+    const first = await post(e, { input: "Worst purchase ever" }, { timestamp, key: "order-7" });
+    const replay = await post(e, { input: "Worst purchase ever" }, { timestamp, key: "order-8" });
+    expect(replay.json).toEqual({ deliveryId: (first.json as { deliveryId: string }).deliveryId, replayed: true });
+    const rows = await env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE endpoint_id = ?").bind(e.id).first<{ n: number }>();
+    expect(rows!.n).toBe(1);
+  });
+});
+
 describe("delivery through the queue", () => {
+  it("checks the callback URL again before every callback: a URL the rules now refuse is not posted to", async () => {
+    const e = await newEndpoint();
+    const sent: WebhookMessage[] = [];
+    const capture = { ...env, WEBHOOK_QUEUE: { send: async (m: WebhookMessage) => void sent.push(m) } } as unknown as WebhookEnv;
+    const raw = JSON.stringify({ input: "Fantastic support" });
+    const ts = String(Math.floor(Date.now() / 1000));
+    const headers = new Headers({ "x-adaptagent-timestamp": ts, "x-adaptagent-signature": `v1=${await hmacHex(e.secret, `${ts}.${raw}`)}` });
+    const { deliveryId } = await acceptPost(env.DB, capture, e.id, headers, raw);
+    // Stored under older rules (a trailing-dot name passed them).
+    await env.DB.prepare("UPDATE webhook_endpoints SET callback_url = ? WHERE id = ?").bind("https://localhost./hook", e.id).run();
+    const outcome = await processDelivery(e.account.deps, deliveryId, 1);
+    expect(outcome.ack).toBe(false);
+    expect(await delivery(e, deliveryId)).toMatchObject({ status: "succeeded", callbackStatus: null, lastError: expect.stringMatching(/^callbackUrl must not point at localhost/) });
+    expect((await callbacks(e)).length).toBe(0);
+  });
+
   it("executes once and posts the signed Execution to the callback", async () => {
     const e = await newEndpoint();
     const res = await post(e, { input: "I love it", metadata: { ticket: 4711 } });
