@@ -39,6 +39,8 @@ export const webhookRouteDoc: RouteConfig = {
   description:
     `Sign "<timestamp>.<raw body>" with the endpoint's secret (HMAC-SHA256, hex) and send it as ` +
     `${SIGNATURE_HEADER}: v1=<hex> with ${TIMESTAMP_HEADER}: <Unix seconds> (at most 300 s off). ` +
+    "A signed post is accepted once: the same timestamp and body arriving again (with or without an Idempotency-Key, " +
+    "which the signature does not cover) answers the first delivery with replayed: true. " +
     "The result is posted to the endpoint's callback URL, signed the same way.",
   request: {
     params: z.object({ endpointId: z.string() }),
