@@ -134,7 +134,16 @@ ENCODERS = {
     "trunc1": lambda holdout: _truncated(holdout, layers=1),
     "trunc2": lambda holdout: _truncated(holdout, layers=2),
     **{name: (lambda holdout, name=name: _meta_encoder(holdout, name)) for name in META_ENCODERS},
+    # The edge transformer: meta-episodic itself, int8 with its word table in TypeScript (what the default
+    # artifact serves; training/transformer_encoder.py), its teacher trained without any text of the target.
+    "transformer-meta": lambda holdout: _transformer(holdout),
 }
+
+
+def _transformer(holdout):
+    from training.transformer_encoder import build_transformer
+
+    return build_transformer("meta-episodic", holdout)
 
 
 # What reached a trained part of each encoder, for its rows' machine-readable `protocol` (docs/benchmarks.md):
@@ -287,7 +296,16 @@ def _valid_tasks(valid_set, ways, shots, query, n, seed):
     return out
 
 
-def _classifiers(method, protocol, encoder_name, part, train_set, valid_set, tasks_by_shots, cfg):
+def lexical_tokens(encoder):
+    """What the lexical evidence counts as a text's tokens for `encoder`, as the Worker does: the
+    transformer's inner ids, else the static students' kept rows (training/lexical.py)."""
+    from training.lexical import token_sets
+    from training.transformer_encoder import TransformerEncoder
+
+    return encoder.kept_rows if isinstance(encoder, TransformerEncoder) else token_sets
+
+
+def _classifiers(method, protocol, encoder_name, part, train_set, valid_set, tasks_by_shots, cfg, tokens=None):
     """(method name -> {shots: classifier}, extra info). Baselines are re-selected per shot count."""
     from training import baselines
 
@@ -308,7 +326,7 @@ def _classifiers(method, protocol, encoder_name, part, train_set, valid_set, tas
         model = edge_no_meta_model(train_set.x.shape[1])
         if method == NO_META:
             return {s: meta_classifier(model) for s in tasks_by_shots}, {"model": model.constructor_args()}
-        return ({s: edge_lexical_classifier(model) for s in tasks_by_shots},
+        return ({s: edge_lexical_classifier(model, tokens=tokens) for s in tasks_by_shots},
                 {"model": model.constructor_args(), "lexical_weight": DEFAULT_WEIGHT})
     model, history, seconds, tcfg = _train_meta(method, protocol, encoder_name, part, train_set, valid_set, cfg)
     clf = meta_classifier(model)
@@ -338,7 +356,8 @@ def cross_dataset(target: str, encoder_name: str, method: str, cfg: EvalConfig) 
     encoder = ENCODERS[encoder_name](target)
     train_set, valid_set = labeled(encoder, part.meta_train), labeled(encoder, part.meta_valid)
     tasks = {k: _valid_tasks(valid_set, None, k, 5, cfg.valid_tasks, cfg.seed) for k in cfg.cross_shots}
-    clfs, info = _classifiers(method, f"cross:{target}", encoder_name, part, train_set, valid_set, tasks, cfg)
+    clfs, info = _classifiers(method, f"cross:{target}", encoder_name, part, train_set, valid_set, tasks, cfg,
+                              tokens=lexical_tokens(encoder))
     rows = []
     for shots in cfg.cross_shots:
         support = labeled(encoder, part.meta_test[f"support_{shots}"])
@@ -359,7 +378,8 @@ def label_episodes(set_name: str, encoder_name: str, method: str, cfg: EvalConfi
     test = labeled(encoder, part.meta_test["query"])
     tasks = {k: _valid_tasks(valid_set, cfg.episode_ways, k, cfg.episode_query, 50, cfg.seed)
              for k in cfg.episode_shots}
-    clfs, info = _classifiers(method, f"labels:{set_name}", encoder_name, part, train_set, valid_set, tasks, cfg)
+    clfs, info = _classifiers(method, f"labels:{set_name}", encoder_name, part, train_set, valid_set, tasks, cfg,
+                              tokens=lexical_tokens(encoder))
     rows = []
     for shots in cfg.episode_shots:
         # The same seed => the same episodes for every method and encoder (rows are aligned by text).

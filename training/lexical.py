@@ -81,15 +81,17 @@ def token_sets(texts: list[str]) -> list[np.ndarray]:
     return distill._bags(texts, distill.DistillConfig().max_tokens, specials, rows)
 
 
-def edge_lexical_classifier(model, weight: float = DEFAULT_WEIGHT):
+def edge_lexical_classifier(model, weight: float = DEFAULT_WEIGHT, tokens=None):
     """The edge path (evaluate.meta_logits) plus lexical evidence: fit_predict(sx, sy, qx, s_texts, q_texts)
-    -> predicted ways."""
+    -> predicted ways. `tokens(texts)`: each text's tokens (default: the static students' kept rows)."""
     from training.evaluate import meta_logits
+
+    tokens = tokens or token_sets
 
     def fit_predict(sx, sy, qx, s_texts, q_texts):
         logits = meta_logits(model, sx, sy, qx)
         if weight:
-            logits = logits + weight * scores(token_sets(s_texts), np.asarray(sy), int(sy.max()) + 1, token_sets(q_texts))
+            logits = logits + weight * scores(tokens(s_texts), np.asarray(sy), int(sy.max()) + 1, tokens(q_texts))
         return logits.argmax(1)
 
     fit_predict.needs_texts = True
@@ -114,24 +116,33 @@ def _sgd_tasks(seed: int = 0):
         yield k, support, query, index
 
 
-def select() -> dict:
-    """Accuracy of the edge head plus lexical evidence at each weight on sgd tasks, with the static
-    student (shipped recipe) tuned on the three sets' texts without any sgd text."""
+def select(encoder: str = "transformer") -> dict:
+    """Accuracy of the edge head plus lexical evidence at each weight on sgd tasks, with an encoder that
+    never saw sgd: "transformer" (the default) is the edge transformer of the teacher trained without sgd
+    (the calibration twin's); "static" the static student (shipped recipe) tuned without any sgd text."""
     from training import data, distill
     from training.algorithms import edge_no_meta_model
+    from training.encoders import embed
 
-    part = data.all_sets_partition()
-    banned = data.set_texts("sgd")
-    tune = [u.text for u in part.meta_train if u.text not in banned]
-    valid = [u.text for u in part.meta_valid if u.text not in banned]
-    student, _ = distill.distill(distill.SHIPPED, tune, valid)
+    if encoder == "transformer":
+        from training.transformer_encoder import build_transformer
+
+        student = build_transformer("meta-episodic-sets")
+        tokens, encode = student.kept_rows, lambda texts: embed(student, texts)
+    else:
+        part = data.all_sets_partition()
+        banned = data.set_texts("sgd")
+        tune = [u.text for u in part.meta_train if u.text not in banned]
+        valid = [u.text for u in part.meta_valid if u.text not in banned]
+        student, _ = distill.distill(distill.SHIPPED, tune, valid)
+        tokens, encode = token_sets, student.encode
     out: dict = {"encoder": student.tag, "weights": list(WEIGHTS), "accuracy": {}}
     for k, support, query, index in _sgd_tasks():
-        sx, qx = student.encode([u.text for u in support]), student.encode([u.text for u in query])
+        sx, qx = encode([u.text for u in support]), encode([u.text for u in query])
         sy, qy = np.array([index[u.label] for u in support]), np.array([index[u.label] for u in query])
         model = edge_no_meta_model(sx.shape[1])
         st, qt = [u.text for u in support], [u.text for u in query]
-        out["accuracy"][k] = {w: float((edge_lexical_classifier(model, w)(sx, sy, qx, st, qt) == qy).mean())
+        out["accuracy"][k] = {w: float((edge_lexical_classifier(model, w, tokens)(sx, sy, qx, st, qt) == qy).mean())
                               for w in WEIGHTS}
     means = {w: float(np.mean([out["accuracy"][k][w] for k in out["accuracy"]])) for w in WEIGHTS}
     best = max(means.values())
@@ -141,6 +152,6 @@ def select() -> dict:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] != ["select"]:
-        sys.exit("usage: python -m training.lexical select")
-    print(json.dumps(select(), indent=1))
+    if sys.argv[1:2] != ["select"] or sys.argv[2:] not in ([], ["--static"]):
+        sys.exit("usage: python -m training.lexical select [--static]")
+    print(json.dumps(select("static" if sys.argv[2:] else "transformer"), indent=1))

@@ -100,10 +100,16 @@ export async function readManifest(bucket: R2Bucket, prefix: string, expectedSha
     throw modelBroken(`${prefix}manifest.json does not follow docs/model-artifact.md (at ${where}).`);
   }
   const kind = parsed.data.encoder.kind;
-  if (!(EDGE_ENCODER_KINDS as readonly string[]).includes(kind) || (kind === "transformer" && !parsed.data.encoder.files.graph)) {
+  if (!(EDGE_ENCODER_KINDS as readonly string[]).includes(kind)) {
     throw modelBroken(
       `ModelVersion ${parsed.data.version} uses a "${kind}" encoder (${parsed.data.encoder.tag}); this Worker runs only ` +
         `${EDGE_ENCODER_KINDS.join(", ")} encoders, which fit a 128 MB isolate. Publish the edge artifact instead.`,
+    );
+  }
+  if (kind === "transformer" && !parsed.data.encoder.files.graph) {
+    throw modelBroken(
+      `ModelVersion ${parsed.data.version} uses a "transformer" encoder with its word table inside ONNX (no files.graph); ` +
+        `that graph does not fit a 128 MB isolate. Export the layers-only graph (docs/model-artifact.md).`,
     );
   }
   return parsed.data;

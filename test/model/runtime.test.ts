@@ -111,9 +111,11 @@ describe.each([["the test artifact", undefined], ["the shipped default artifact"
   });
 
   if (artifact === SHIPPED) {
-    it("is the full default build, not a smoke build: the static student of the trained teacher, calibrated, with lexical evidence", () => {
-      expect(manifest.encoder.kind).toBe("static");
-      expect(manifest.encoder.files.context).toBeUndefined(); // the context net paid only on domains its corpus covered
+    it("is the full default build, not a smoke build: the trained teacher itself as an int8 transformer, calibrated, with lexical evidence", () => {
+      expect(manifest.encoder.kind).toBe("transformer");
+      expect(manifest.encoder.files.graph).toBe("transformer.int8.onnx");
+      expect(manifest.encoder.max_tokens).toBe(64);
+      expect(manifest.metrics.int8_vs_fp32_cosine_min).toBeGreaterThanOrEqual(0.97); // the export's bound
       expect(manifest.encoder.teacher).toMatch(/trained: meta-episodic-/);
       expect(manifest.lexical?.weight).toBeGreaterThan(0);
       // fitted on sgd with the twin whose teacher never saw sgd's labels
@@ -160,7 +162,7 @@ describe("broken artifacts", () => {
     expect(error.message).not.toMatch(/models\/|\.onnx|R2/);
   });
 
-  it("a transformer-encoder artifact is refused with a clear error", async () => {
+  it("a whole-model transformer artifact (word table inside ONNX, no layers-only graph) is refused with a clear error", async () => {
     await publishArtifact({ version: uniq("transformer"), manifest: (m) => void (m.encoder.kind = "transformer") });
     await expect(getActiveModel(deps())).rejects.toMatchObject({ detail: expect.stringMatching(/"transformer" encoder.*128 MB/) });
   });
