@@ -38,10 +38,13 @@ const code = (file) =>
     .replace(/\/\*[\s\S]*?\*\//g, "")
     .replace(/(^|[^:"'`])\/\/.*$/gm, "$1");
 
+// SQLite's table-valued functions read a bound value, not a table (json_each(?): a list in one parameter).
+const TABLE_FUNCTIONS = new Set(["json_each", "json_tree"]);
+
 /** The tables a module's SQL names: after FROM / INTO / UPDATE / JOIN, and the `table` its helpers get. */
 export function tablesIn(source) {
   const found = new Set();
-  for (const m of source.matchAll(/\b(?:FROM|INTO|UPDATE|JOIN)\s+([a-z_]+)\b/g)) found.add(m[1]);
+  for (const m of source.matchAll(/\b(?:FROM|INTO|UPDATE|JOIN)\s+([a-z_]+)\b/g)) if (!TABLE_FUNCTIONS.has(m[1])) found.add(m[1]);
   for (const m of source.matchAll(/\btable:\s*"([a-z_]+)"/g)) found.add(m[1]);
   for (const m of source.matchAll(/rowsByIds\([^,]+,\s*"([a-z_]+)"/g)) found.add(m[1]);
   return found;
