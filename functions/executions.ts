@@ -4,6 +4,8 @@
 // - a classification task answered confidently, or with no LLM configured: the predicted label is the
 //   answer, path 'model', no LLM call;
 // - otherwise the LLM answers guided by the prediction and retrieved demonstrations, path 'model+llm'.
+// A classification answer from the LLM is one of the task's labels or none, never its free text
+// (functions/llmLabels.ts).
 // This module owns the `executions` table. An execution makes one D1 read batch (the task, its agent,
 // the active model version, and the conversation with its recent messages when it continues one) and
 // one write batch (the Execution with its conversation turn) — and none of the reads when it starts a
@@ -23,8 +25,9 @@ import {
 } from "./conversations";
 import type { Deps } from "./deps";
 import { AppError, notFound, validationFailed } from "./errors";
-import { getExamplesByIds, oldestExamples } from "./examples";
+import { getExamplesByIds, oldestExamples, storedLabels } from "./examples";
 import { chatComplete, isLlmConfigured, type LlmEnv, type LlmResult } from "./llm";
+import { completeLabel } from "./llmLabels";
 import type { ActiveRow } from "./model/loader";
 import { isPrediction, type NoPrediction, type Prediction } from "./model/index";
 import type { Support } from "./model/support";
@@ -111,12 +114,6 @@ function chooseRoute(task: Task, outcome: Prediction | NoPrediction, llmConfigur
     };
   }
   return { path: "model+llm", reason: `${confidence} < threshold ${task.confidenceThreshold}`, callLlm: true };
-}
-
-/** For a classification answer from the LLM, the task label it names (case-insensitive), if any. */
-function matchLabel(task: Task, output: string): string | null {
-  const wanted = output.trim().replace(/^["'`]|["'`.]$/g, "").toLowerCase();
-  return task.labels.find((l) => l.toLowerCase() === wanted) ?? null;
 }
 
 /**
@@ -294,8 +291,27 @@ async function execute(
     const demonstrations = await demonstrationsFor(deps, task, prediction, support);
     const messages = executionMessages({ agent, task, demonstrations, history, input: data.input, prediction });
     try {
-      llm = await chatComplete(deps.env as LlmEnv, agent, messages);
-      output = llm.content;
+      if (task.kind === "classification") {
+        // A classification answer is one of the task's labels or none, never the LLM's free text.
+        const labels = task.labels.length > 0 ? task.labels : prediction ? prediction.scores.map((s) => s.label) : await storedLabels(deps, task.id);
+        if (labels.length === 0) {
+          route = { ...route, reason: `${route.reason}; the task has no labels yet: no answer` };
+        } else {
+          const answer = await completeLabel(deps.env as LlmEnv, agent, messages, labels);
+          llm = answer.llm;
+          output = answer.label ?? prediction?.label ?? null;
+          if (!answer.label) {
+            route = {
+              ...route,
+              reason: `${route.reason}; the LLM named none of the task's labels (asked ${answer.attempts} times): ` +
+                (prediction ? "the model's prediction answers" : "no label"),
+            };
+          }
+        }
+      } else {
+        llm = await chatComplete(deps.env as LlmEnv, agent, messages);
+        output = llm.content;
+      }
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
       failure = error;
@@ -305,7 +321,7 @@ async function execute(
   }
 
   const executionId = options.executionId ?? newId();
-  const predictedLabel = prediction?.label ?? (output && task.kind === "classification" ? matchLabel(task, output) : null);
+  const predictedLabel = prediction?.label ?? (task.kind === "classification" ? output : null);
   const now = nowIso();
   const statements: D1PreparedStatement[] = warm ? [stillCurrent(deps, warm)] : [];
   if (isNewConversation) statements.push(insertConversationStatement(deps, conversationId, task.id, now));

@@ -65,7 +65,7 @@ export async function chatComplete(
   env: LlmEnv,
   agent: Pick<Agent, "llmModel" | "llmBaseUrl">,
   messages: ChatMessage[],
-  options: { json?: boolean; temperature?: number } = {},
+  options: { json?: boolean; temperature?: number; schema?: { name: string; schema: Record<string, unknown> } } = {},
 ): Promise<LlmResult> {
   if (!isLlmConfigured(env)) throw llmNotConfigured();
   const target = llmTarget(env, agent);
@@ -87,7 +87,9 @@ export async function chatComplete(
       model: target.model,
       messages,
       temperature: options.temperature ?? 0,
-      ...(options.json ? { response_format: { type: "json_object" as const } } : {}),
+      ...(options.schema
+        ? { response_format: { type: "json_schema" as const, json_schema: { name: options.schema.name, strict: true, schema: options.schema.schema } } }
+        : options.json ? { response_format: { type: "json_object" as const } } : {}),
     });
   } catch (error) {
     if (error instanceof AppError) throw error;
@@ -116,3 +118,4 @@ export async function chatComplete(
     completionTokens: usage?.completion_tokens ?? null,
   };
 }
+

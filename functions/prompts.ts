@@ -73,3 +73,9 @@ export function executionMessages(args: {
   messages.push({ role: "user", content: input });
   return messages;
 }
+
+/** Asked once more when a classification answer named none of the labels. */
+export const labelRetryMessage = (labels: readonly string[]): ChatMessage => ({
+  role: "user",
+  content: `That answer does not name one of the labels. Answer with exactly one of these labels and nothing else, as {"label": "<label>"}: ${labels.join(", ")}`,
+});

@@ -37,7 +37,7 @@ describe("executeTask: the in-context LLM baseline (no model yet)", () => {
     const m = marker();
     const execution = await executeTask(deps, { taskId: task.id, input: `Is this good? ${m}` });
     expect(execution).toMatchObject({
-      status: "succeeded", path: "llm_baseline", output: `echo: Is this good? ${m}`, llmModel: "echo",
+      status: "succeeded", path: "llm_baseline", output: "positive", predictedLabel: "positive", llmModel: "echo",
       promptTokens: 42, completionTokens: 7, modelVersion: null, errorCode: null,
     });
     expect(execution.latencyMs).toBeGreaterThanOrEqual(0);
@@ -53,6 +53,14 @@ describe("executeTask: the in-context LLM baseline (no model yet)", () => {
       "This is broken again", "negative", "Worst purchase ever", "negative",
     ]);
     expect(messages.at(-1)).toEqual({ role: "user", content: `Is this good? ${m}` });
+    // asked for one of the task's labels as structured output
+    expect(request!.body.response_format).toEqual({
+      type: "json_schema",
+      json_schema: {
+        name: "classification", strict: true,
+        schema: { type: "object", properties: { label: { type: "string", enum: ["positive", "negative"] } }, required: ["label"], additionalProperties: false },
+      },
+    });
     const turn = await listMessages(deps, execution.conversationId!);
     expect(turn.nodes.map((x) => [x.role, x.content, x.executionId])).toEqual([
       ["user", `Is this good? ${m}`, execution.id],
@@ -68,7 +76,7 @@ describe("executeTask: the in-context LLM baseline (no model yet)", () => {
     const second = await executeTask(deps, { taskId: task.id, input: `follow-up ${m}`, conversationId: first.conversationId });
     expect(second.conversationId).toBe(first.conversationId);
     const [request] = await llmRequests(m);
-    expect(request!.body.messages!.slice(1).map((x) => x.content)).toEqual(["first question", "echo: first question", `follow-up ${m}`]);
+    expect(request!.body.messages!.slice(1).map((x) => x.content)).toEqual(["first question", "positive", `follow-up ${m}`]);
     expect((await listMessages(deps, first.conversationId!)).nodes).toHaveLength(4);
     expect((await listConversations(deps, task.id)).nodes.map((c) => c.id)).toEqual([first.conversationId]);
     expect((await getConversation(deps, first.conversationId!)).taskId).toBe(task.id);
@@ -165,7 +173,8 @@ describe("executeTask with a prediction from the model seam", () => {
         demonstrations: [{ exampleId: nearest.id, similarity: 0.8 }],
       }),
     );
-    expect(execution).toMatchObject({ path: "model+llm", predictedLabel: "negative", output: `echo: so bad ${m}` });
+    // The LLM's label answers (the local LLM offers the first label it is given: the task's first).
+    expect(execution).toMatchObject({ path: "model+llm", predictedLabel: "negative", output: "positive" });
     expect(execution.pathReason).toContain("< threshold 0.7");
     const [request] = await llmRequests(m);
     const messages = request!.body.messages!;
@@ -205,6 +214,77 @@ describe("executeTask with a prediction from the model seam", () => {
     expect(noModel).toMatchObject({ path: "llm_baseline", pathReason: "no active model version: in-context LLM baseline" });
     const noExamples = await executeTask(deps, { taskId: task.id, input: "x" }, none("no_examples"));
     expect(noExamples).toMatchObject({ path: "llm_baseline", pathReason: "the task has no labelled example yet: in-context LLM baseline" });
+  });
+});
+
+describe("executeTask: a classification answer from the LLM is one of the task's labels, never free text", () => {
+  it("an LLM that answers free text is asked once more; still none: no label, no output, and the reason says so", async () => {
+    const { deps } = await newAccount();
+    const task = await newTask(deps, { agent: { llmModel: "free-text" } });
+    const m = marker();
+    const execution = await executeTask(deps, { taskId: task.id, input: `what a day ${m}` });
+    expect(execution).toMatchObject({ status: "succeeded", path: "llm_baseline", output: null, predictedLabel: null, promptTokens: 84, completionTokens: 14 });
+    expect(execution.pathReason).toBe("no active model version: in-context LLM baseline; the LLM named none of the task's labels (asked 2 times): no label");
+    const requests = await llmRequests(m);
+    expect(requests).toHaveLength(2);
+    for (const r of requests) expect(r.body.response_format).toMatchObject({ type: "json_schema", json_schema: { schema: { properties: { label: { enum: ["positive", "negative"] } } } } });
+    // the retry shows the LLM its answer and asks again, naming the labels
+    expect(requests[1]!.body.messages!.slice(-2)).toEqual([
+      { role: "assistant", content: `echo: what a day ${m}` },
+      { role: "user", content: expect.stringMatching(/does not name one of the labels.*positive, negative$/) },
+    ]);
+    const stored = await env.DB.prepare("SELECT output, predicted_label FROM executions WHERE id = ?").bind(execution.id).first();
+    expect(stored).toEqual({ output: null, predicted_label: null });
+  });
+
+  it("an answer naming a label on the second asking is the answer", async () => {
+    const { deps } = await newAccount();
+    const task = await newTask(deps, { agent: { llmModel: "label-on-retry:NEGATIVE" } });
+    const m = marker();
+    const execution = await executeTask(deps, { taskId: task.id, input: `hmm ${m}` });
+    expect(execution).toMatchObject({ output: "negative", predictedLabel: "negative", pathReason: "no active model version: in-context LLM baseline" });
+    expect(await llmRequests(m)).toHaveLength(2);
+  });
+
+  it("under the threshold, an LLM that names no label leaves the model's prediction as the answer", async () => {
+    const { deps, accountId } = await newAccount();
+    const task = await newTask(deps, { agent: { llmModel: "label:maybe" } });
+    const stored = await storedAdaptation(accountId, task.id);
+    const execution = await executeTask(
+      deps,
+      { taskId: task.id, input: "so-so" },
+      predicting({ ...stored, label: "negative", confidence: 0.55, scores: [{ label: "negative", score: 0.55 }, { label: "positive", score: 0.45 }] }),
+    );
+    expect(execution).toMatchObject({ path: "model+llm", output: "negative", predictedLabel: "negative" });
+    expect(execution.pathReason).toMatch(/< threshold 0.7; the LLM named none of the task's labels \(asked 2 times\): the model's prediction answers$/);
+  });
+
+  it("a task without a label list offers the labels of its examples; with none yet there is no answer and no LLM call", async () => {
+    const { deps } = await newAccount();
+    const open = await newTask(deps, { labels: [], examples: [{ input: "i lost my card", label: "lost_card" }, { input: "where is it", label: "card_arrival" }] });
+    const m = marker();
+    const execution = await executeTask(deps, { taskId: open.id, input: `my card was stolen, lost_card ${m}` });
+    expect(execution.output).toBe("lost_card");
+    const [request] = await llmRequests(m);
+    const offered = (request!.body.response_format as { json_schema: { schema: { properties: { label: { enum: string[] } } } } }).json_schema.schema.properties.label.enum;
+    expect([...offered].sort()).toEqual(["card_arrival", "lost_card"]);
+
+    const empty = await newTask(deps, { labels: [], examples: [] });
+    const n = marker();
+    const none = await executeTask(deps, { taskId: empty.id, input: `anything ${n}` });
+    expect(none).toMatchObject({ status: "succeeded", output: null, predictedLabel: null, llmModel: null });
+    expect(none.pathReason).toMatch(/the task has no labels yet: no answer$/);
+    expect(await llmRequests(n)).toHaveLength(0);
+  });
+
+  it("a generation task still gets the LLM's text", async () => {
+    const { deps } = await newAccount();
+    const task = await newTask(deps, { kind: "generation", labels: [], examples: [{ input: "hi", output: "Hello!" }] });
+    const m = marker();
+    const execution = await executeTask(deps, { taskId: task.id, input: `hey ${m}` });
+    expect(execution.output).toBe(`echo: hey ${m}`);
+    const [request] = await llmRequests(m);
+    expect(request!.body.response_format).toBeUndefined();
   });
 });
 

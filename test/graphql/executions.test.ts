@@ -37,14 +37,15 @@ describe("GraphQL executions, conversations and feedback", () => {
     const task = await newTask(a.deps, { agent: { llmModel: "echo" } });
     const first = marker("first");
     const one = (await gqlOk<{ executeTask: ExecutionData }>(a, EXECUTE, { taskId: task.id, input: first })).executeTask;
-    expect(one).toMatchObject({ output: `echo: ${first}`, status: "succeeded", path: "llm_baseline", llmModel: "echo", promptTokens: 42, completionTokens: 7 });
+    // A classification task: the answer is the label the LLM names (the local one: the first offered, else the one the input names).
+    expect(one).toMatchObject({ output: "positive", status: "succeeded", path: "llm_baseline", llmModel: "echo", promptTokens: 42, completionTokens: 7 });
     expect(one.latencyMs).toBeGreaterThanOrEqual(0);
-    expect(one.conversation.messages.edges.map((e) => [e.node.role, e.node.content])).toEqual([["user", first], ["assistant", `echo: ${first}`]]);
+    expect(one.conversation.messages.edges.map((e) => [e.node.role, e.node.content])).toEqual([["user", first], ["assistant", "positive"]]);
 
-    const second = marker("second");
+    const second = marker("second-negative");
     const two = (await gqlOk<{ executeTask: ExecutionData }>(a, EXECUTE, { taskId: task.id, input: second, conversationId: one.conversation.id })).executeTask;
     expect(two.conversation.id).toBe(one.conversation.id);
-    expect(two.conversation.messages.edges.map((e) => e.node.content)).toEqual([first, `echo: ${first}`, second, `echo: ${second}`]);
+    expect(two.conversation.messages.edges.map((e) => e.node.content)).toEqual([first, "positive", second, "negative"]);
     expect(two.conversation.messages.edges[3]!.node.execution.id).toBe(two.id);
 
     // The LLM saw the task's examples as demonstrations and the first turn as history, with the Worker's key.

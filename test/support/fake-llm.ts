@@ -9,6 +9,12 @@
 //   no-choices       HTTP 200, valid JSON without any choice
 //   task-json        a task draft as JSON, derived from the request (task understanding)
 //   task-bad-json    prose instead of the JSON the task-understanding prompt asks for
+//   free-text        "echo: <last user message>" even when asked for a label (an API that ignores
+//                    response_format, and a model that rambles)
+//   label-on-retry:<X>  prose first, X once told its answer named no label (the retry prompt)
+// Asked for structured output (response_format json_schema with a `label` enum: a classification),
+// echo answers {"label": the first enum label its last user message names, else the first one} and
+// label:<X> answers {"label": X}, as a strict-schema API would.
 // GET /__requests?contains=<marker> returns the recorded requests whose body contains the marker
 // (tests put a random marker in their input), with the Authorization header they carried.
 // The same server receives webhook callbacks (test/support/callback-receiver.ts).
@@ -88,8 +94,29 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   if (model === "no-choices") return json(200, { id: "x", object: "chat.completion", model, choices: [] });
   if (model === "task-json") return json(200, completion(model, JSON.stringify(taskDraft(lastUser))));
   if (model === "task-bad-json") return json(200, completion(model, "Sure! Here is a task for you: sentiment."));
-  if (model.startsWith("label:")) return json(200, completion(model, model.slice("label:".length)));
+  const labels = labelEnum(body.response_format);
+  if (model === "free-text") return json(200, completion(model, `echo: ${lastUser}`));
+  if (model.startsWith("label-on-retry:")) {
+    const retried = lastUser.startsWith("That answer does not name one of the labels");
+    const label = model.slice("label-on-retry:".length);
+    return json(200, completion(model, retried ? JSON.stringify({ label }) : "Hard to say: it could be several things."));
+  }
+  if (model.startsWith("label:")) {
+    const label = model.slice("label:".length);
+    return json(200, completion(model, labels ? JSON.stringify({ label }) : label));
+  }
+  if (labels) {
+    const named = labels.find((l) => lastUser.toLowerCase().includes(l.toLowerCase())) ?? labels[0];
+    return json(200, completion(model, JSON.stringify({ label: named })));
+  }
   json(200, completion(model, `echo: ${lastUser}`));
+}
+
+/** The labels a classification request asks for (response_format json_schema, `label` enum), if it is one. */
+function labelEnum(format: unknown): string[] | null {
+  const f = format as { type?: string; json_schema?: { schema?: { properties?: { label?: { enum?: unknown } } } } } | undefined;
+  const labels = f?.type === "json_schema" ? f.json_schema?.schema?.properties?.label?.enum : undefined;
+  return Array.isArray(labels) && labels.length > 0 ? labels.map(String) : null;
 }
 
 export async function startFakeLlm(port: number): Promise<Server> {
