@@ -6,9 +6,9 @@
 import type { z } from "zod";
 import type { Auth } from "./accounts";
 import type { Deps } from "./deps";
-import { conflict, forbidden, notFound } from "./errors";
+import { AppError, conflict, forbidden, modelUnavailable, notFound } from "./errors";
 import { chunked, placeholders, type SqlCondition } from "./d1";
-import type { ActiveRow } from "./model/loader";
+import { withDetachedModel, type ActiveRow } from "./model/loader";
 import { accountExists } from "./accounts";
 import { listPage } from "./pagination";
 import { nowIso, toModelVersion, type ModelVersionRow } from "./rows";
@@ -134,11 +134,27 @@ export async function registerModelVersion(
 /**
  * An admin's activation by hand: deactivates the version active in the same scope (global, or the same
  * account's) and activates this one in one batch (never zero-then-error, never two), recorded as
- * activated_by 'admin' — also over a gate's rejection, which stays on the record beside it.
+ * activated_by 'admin' — also over a gate's rejection, which stays on the record beside it. A version
+ * that does not load (missing or damaged files in R2) is refused, MODEL_UNAVAILABLE with nothing
+ * changed, as the promotion gate refuses one: activating it would leave its scope served by the LLM
+ * baseline alone. The check loads it beside the serving model and releases it.
  */
 export async function activateModelVersion(deps: Deps, auth: Pick<Auth, "isAdmin">, version: string): Promise<ModelVersion> {
   requireAdmin(auth, "activate model versions");
   const target = await getModelVersion(deps, version);
+  if (!target.active) {
+    const row = (await versionRow(deps.db, version))!;
+    try {
+      await withDetachedModel(deps.models, row, async () => null);
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      console.warn(JSON.stringify({ event: "model_activation_refused", version, detail: error.detail ?? error.message }));
+      throw modelUnavailable(
+        `ModelVersion ${version} does not load (missing or damaged files, or R2 too slow), so it was not activated; ` +
+          "the version active before still serves. The operator's logs say why.",
+      );
+    }
+  }
   await deps.db.batch(activationStatements(deps.db, version, target.accountId, "admin", nowIso()));
   return getModelVersion(deps, version);
 }

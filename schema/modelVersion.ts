@@ -121,7 +121,7 @@ builder.mutationFields((t) => ({
   }),
   activateModelVersion: t.field({
     type: ModelVersionRef,
-    description: "Admin only (FORBIDDEN otherwise): makes this version the active one of its scope (global, or its account's) by hand, deactivating the previous; recorded as activatedBy admin, beside any gate decision.",
+    description: "Admin only (FORBIDDEN otherwise): makes this version the active one of its scope (global, or its account's) by hand, deactivating the previous; recorded as activatedBy admin, beside any gate decision. A version that does not load (missing or damaged files) is refused with MODEL_UNAVAILABLE and nothing changes, as the promotion gate refuses one.",
     args: { version: t.arg.id({ required: true }) },
     resolve: (_root, { version }, ctx) => activateModelVersion(ctx.deps, ctx.auth, String(version)),
   }),

@@ -2,7 +2,7 @@
 // onnxruntime-web from the local R2), real D1 and real accounts' tasks; the decision rule on its own.
 import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { activateModelVersion, getModelVersion } from "../../functions/modelVersions";
+import { activateModelVersion, getModelVersion, registerModelVersion } from "../../functions/modelVersions";
 import { resetModelCacheForTests } from "../../functions/model/loader";
 import { decide, gatePendingVersions, MARGIN_POINTS, runPromotionGate } from "../../functions/promotionGate";
 import type { GateAccountFigures } from "../../functions/types";
@@ -132,5 +132,27 @@ describe("the gate on real models", () => {
     expect(got).toMatchObject({ active: false, gate: { decision: "rejected", reason: expect.stringMatching(/could not be loaded/) } });
     const live = await env.DB.prepare("SELECT version FROM model_versions WHERE active = 1").all<{ version: string }>();
     expect(live.results.map((r) => r.version)).toEqual([candidate]);
+    active = candidate;
+  });
+
+  it("an admin cannot activate by hand a version that does not load: MODEL_UNAVAILABLE, nothing changed", async () => {
+    const admin = await newAccount({ isAdmin: true });
+    const broken = name("broken");
+    await registerModelVersion(admin.deps, admin.auth, { version: broken, r2Prefix: "models/nowhere/", manifestSha256: "0".repeat(64), algorithm: "x", encoder: "y" });
+    const refused = await call("/graphql", {
+      headers: admin.headers,
+      body: { query: `mutation($v: ID!) { activateModelVersion(version: $v) { version active } }`, variables: { v: broken } },
+    });
+    const errors = (refused.json as { errors: { message: string; extensions: { code: string } }[] }).errors;
+    expect(errors.map((e) => e.extensions.code)).toEqual(["MODEL_UNAVAILABLE"]);
+    expect(errors[0]!.message).toMatch(new RegExp(`ModelVersion ${broken} does not load.*not activated`));
+    expect(errors[0]!.message).not.toContain("models/nowhere"); // R2 keys go to the logs only
+    expect(await getModelVersion(admin.deps, broken)).toMatchObject({ active: false, activatedBy: null });
+    const live = await env.DB.prepare("SELECT version FROM model_versions WHERE active = 1 AND account_id IS NULL").all<{ version: string }>();
+    expect(live.results.map((r) => r.version)).toEqual([active]);
+    // A version that loads is still activated by hand.
+    const loadable = await publishArtifact({ version: name("by-hand"), activate: false, manifest: withBenchmark(80) });
+    expect(await activateModelVersion(admin.deps, admin.auth, loadable)).toMatchObject({ active: true, activatedBy: "admin" });
+    active = loadable;
   });
 });
