@@ -55,6 +55,8 @@ try {
   result.model = JSON.parse(await call("/load"));
   result.cold_load_ms = Number((performance.now() - t0).toFixed(1));
   const rssLoaded = rss();
+  const wasmMb = async () => Number((JSON.parse(await call("/wasm")).wasm_memory_bytes / 2 ** 20).toFixed(1));
+  const wasmLoaded = await wasmMb();
 
   // Adaptation latency.
   const sets = {
@@ -93,6 +95,7 @@ try {
     log(`${c.name}: client median ${client.median} ms (noop ${noop.median}), in-worker ${inWorker ? `${inWorker.median} ms` : "not measured"}`);
   }
   const rssAdapted = rss();
+  const wasmAdapted = await wasmMb();
 
   // Per-input encoding latency, 16 tokens with [CLS]/[SEP].
   const text16 = "i still have not received my new card that i ordered two weeks ago";
@@ -104,6 +107,11 @@ try {
     tokenize_table_and_adapter_ms: stats(enc.withAdapter),
   };
   log(`encode ${enc.tokens} tokens: table ${result.encode.tokenize_and_table_ms.median} ms, +adapter ${result.encode.tokenize_table_and_adapter_ms.median} ms`);
+  // The longest input the encoder reads (the transformer's cap is 64 tokens): the bound on one encode.
+  const textLong = "i still have not received my new card that i ordered two weeks ago and i would like to know where it is because i need to pay for my rent and groceries this week and the old card has already expired so please tell me";
+  const encLong = JSON.parse(await call(`/encode-loop?text=${encodeURIComponent(textLong)}`));
+  result.encode_long = { tokens: encLong.tokens, tokenize_table_and_adapter_ms: stats(encLong.withAdapter) };
+  log(`encode ${encLong.tokens} tokens: ${result.encode_long.tokenize_table_and_adapter_ms.median} ms`);
   // Where an execution's time goes inside the Worker (model path, no LLM; 77 labels x 5 shots).
   const test = readJsonl(resolve(DATA, "banking77/test.jsonl"));
   const prof = JSON.parse(await call("/profile", { method: "POST", body: JSON.stringify({ support: sets.banking77[5], inputs: test.slice(0, 60).map((r) => r.text) }) }));
@@ -119,6 +127,7 @@ try {
     ort_backend: Number((rssOrt - rssAfterUpload).toFixed(1)), model_over_ort: Number((rssLoaded - rssOrt).toFixed(1)),
     after_adaptations_and_encoding: rss(), growth_with_model_loaded: Number((rssLoaded - rssAfterUpload).toFixed(1)),
     growth_total: Number((rss() - rssAfterUpload).toFixed(1)), workerd_processes: pids.length,
+    ort_wasm_memory_after_load: wasmLoaded, ort_wasm_memory_after_adaptations: wasmAdapted, ort_wasm_memory_at_end: await wasmMb(),
     artifact_file_bytes: Object.fromEntries(manifest.files.map((f) => [f.name, f.bytes])),
   };
   void rssAdapted;

@@ -197,8 +197,10 @@ def main(cfg: TrainConfig, out: Path, encoder=None) -> dict:
     encoder = encoder or get_encoder(cfg.encoder)
     out.mkdir(parents=True, exist_ok=True)
     part = partition_for(cfg)
-    train_set, valid_set = embed_rows(encoder, part.meta_train), embed_rows(encoder, part.meta_valid)
+    valid_set = embed_rows(encoder, part.meta_valid)
     if cfg.algorithm == algorithms.NO_META:
+        # Nothing is trained, so the meta-train split is not embedded (33 k texts: minutes through the
+        # transformer, one text per run).
         # Nothing to meta-train: the model is fixed by the embedding width; history is its meta-valid score.
         model = algorithms.edge_no_meta_model(valid_set.x.shape[1])
         batches = valid_batches(cfg, valid_set, torch.device("cpu"), torch.float32)
@@ -208,7 +210,7 @@ def main(cfg: TrainConfig, out: Path, encoder=None) -> dict:
         cfg = replace(cfg, features=m.features, hidden=m.hidden, adaptation_steps=m.steps, inner_lr=m.inner_lr,
                       temperature=m.temperature, inner_l2=m.inner_l2, meta_steps=0)
     else:
-        model, history = meta_train(cfg, train_set, valid_set)
+        model, history = meta_train(cfg, embed_rows(encoder, part.meta_train), valid_set)
     if _rank_world()[0] != 0:  # under torchrun only rank 0 writes
         return {"model": model, "history": history, "encoder": encoder, "partition": part, "config": cfg}
     save_checkpoint(out / "checkpoint.pt", model, cfg, history, {"name": cfg.encoder, "tag": encoder.tag})

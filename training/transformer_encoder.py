@@ -8,7 +8,7 @@ This file is the reference implementation of docs/model-artifact.md, "Encoding a
    rows": what the lexical evidence counts.
 2. hidden[t] = LayerNorm(word_table[id] * word_scales[id] + positions[t]), eps `layer_norm_eps`, computed in
    float64 and stored as float32. `positions` holds the position row plus the token-type-0 row.
-3. transformer.int8.onnx (the six layers, MatMul weights int8 per output channel, activations quantised
+3. transformer.int8.onnx (the six layers, MatMul weights 8-bit per output channel, activations quantised
    per run) on hidden [1, T, 384] with attention_mask [1, T] of ones -> the mean-pooled, L2-normalised
    embedding [1, 384]. One text per run: dynamic quantisation scales each run's activations, so batching
    texts would make one text's embedding depend on another's.
@@ -96,7 +96,10 @@ def export_layers(hf_model, folder: Path, max_tokens: int = MAX_TOKENS) -> None:
                           "attention_mask": {0: "batch", 1: "tokens"}, "embedding": {0: "batch"}},
                           opset_version=17, dynamo=False, do_constant_folding=True)
     # Per output channel: per-tensor weight scales cost the packaged model cosine 0.966 / min 0.78 (recipes.md).
-    quantize_dynamic(str(fp32), str(folder / GRAPH_FILE), weight_type=QuantType.QInt8, per_channel=True,
+    # Unsigned weights: with signed ones onnxruntime-web's WASM kernels and native onnxruntime compute the
+    # same graph differently (cosine 0.992 between them on one text, each ~0.99 to float32), so Python
+    # could not reproduce what the Worker serves; with uint8 weights and uint8 activations they agree to 1e-7.
+    quantize_dynamic(str(fp32), str(folder / GRAPH_FILE), weight_type=QuantType.QUInt8, per_channel=True,
                      op_types_to_quantize=["MatMul"])
     fp32.unlink()
     q, scales = quantize_rows(emb.word_embeddings.weight.detach().numpy())
