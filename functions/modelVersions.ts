@@ -150,7 +150,7 @@ export async function activateModelVersion(deps: Deps, auth: Pick<Auth, "isAdmin
       if (!(error instanceof AppError)) throw error;
       console.warn(JSON.stringify({ event: "model_activation_refused", version, detail: error.detail ?? error.message }));
       throw modelUnavailable(
-        `ModelVersion ${version} does not load (missing or damaged files, or R2 too slow), so it was not activated; ` +
+        `ModelVersion ${version} does not load (its files are missing, damaged or not what it was registered with, or R2 was too slow), so it was not activated; ` +
           "the version active before still serves. The operator's logs say why.",
       );
     }

@@ -111,7 +111,7 @@ describe("feedback export (scheduled)", () => {
     expect(mine).toEqual([
       {
         feedbackId: a.id, taskId: task.id, executionId: execution.id, taskKind: "classification", taskLabels: ["positive", "negative"],
-        text: "the app crashes on login", output: execution.output, predictedLabel: null, rating: -1,
+        text: "the app crashes on login", output: execution.output, predictedLabel: execution.predictedLabel, rating: -1,
         correctedLabel: "negative", correctedOutput: null, modelVersion: null, createdAt: a.createdAt,
       },
       expect.objectContaining({ feedbackId: b.id, rating: 1, correctedLabel: null }),

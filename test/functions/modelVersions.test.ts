@@ -7,12 +7,20 @@ import {
   activateModelVersion, deactivateModelVersion, getActiveModelVersion, getModelVersion, listModelVersions, registerModelVersion,
 } from "../../functions/modelVersions";
 import { newAccount } from "../support/fixtures";
+import { stageArtifact } from "../model/publish";
 
 const fail = async (p: Promise<unknown>) => (await p.then(() => null, (e: unknown) => e)) as AppError;
 const input = (version: string) => ({
   version, r2Prefix: `models/${version}/`, manifestSha256: "a".repeat(64), algorithm: "protonet", encoder: "minilm-static-256",
   metrics: { meta_test_accuracy: 0.81 },
 });
+
+/** A version whose files are in R2 (activation loads a version before it serves). */
+const loadable = async (version: string) => {
+  const staged = await stageArtifact(version);
+  await staged.upload();
+  return { ...input(version), r2Prefix: staged.r2Prefix, manifestSha256: staged.manifestSha256, encoder: staged.encoder };
+};
 
 let previouslyActive: string | null = null;
 beforeAll(async () => {
@@ -46,8 +54,8 @@ describe("model versions", () => {
   it("activation switches the one active version in a single batch", async () => {
     const admin = await newAccount({ isAdmin: true });
     const [v1, v2] = [`t-${crypto.randomUUID().slice(0, 8)}`, `t-${crypto.randomUUID().slice(0, 8)}`];
-    await registerModelVersion(admin.deps, admin.auth, input(v1));
-    await registerModelVersion(admin.deps, admin.auth, input(v2));
+    await registerModelVersion(admin.deps, admin.auth, await loadable(v1));
+    await registerModelVersion(admin.deps, admin.auth, await loadable(v2));
     expect((await activateModelVersion(admin.deps, admin.auth, v1)).active).toBe(true);
     expect((await getActiveModelVersion(admin.deps))?.version).toBe(v1);
     const second = await activateModelVersion(admin.deps, admin.auth, v2);
@@ -81,12 +89,12 @@ describe("model versions", () => {
     const [a, b] = [await newAccount(), await newAccount()];
     const unique = () => `t-${crypto.randomUUID().slice(0, 8)}`;
     const global = unique();
-    await registerModelVersion(admin.deps, admin.auth, input(global));
+    await registerModelVersion(admin.deps, admin.auth, await loadable(global));
     await activateModelVersion(admin.deps, admin.auth, global);
     const [own, ownNext] = [unique(), unique()];
-    const registered = await registerModelVersion(admin.deps, admin.auth, { ...input(own), accountId: a.accountId });
+    const registered = await registerModelVersion(admin.deps, admin.auth, { ...(await loadable(own)), accountId: a.accountId });
     expect(registered).toMatchObject({ version: own, accountId: a.accountId, active: false });
-    await registerModelVersion(admin.deps, admin.auth, { ...input(ownNext), accountId: a.accountId });
+    await registerModelVersion(admin.deps, admin.auth, { ...(await loadable(ownNext)), accountId: a.accountId });
     expect((await fail(registerModelVersion(admin.deps, admin.auth, { ...input(unique()), accountId: "no-such-account" }))).code).toBe("NOT_FOUND");
 
     // Visibility: the account and admins see it; another account does not, by name or in the list.
@@ -119,7 +127,7 @@ describe("model versions", () => {
     expect((await getActiveModelVersion(a.deps))?.version).toBe(ownNext);
     // A new global version does not touch the account's.
     const global2 = unique();
-    await registerModelVersion(admin.deps, admin.auth, input(global2));
+    await registerModelVersion(admin.deps, admin.auth, await loadable(global2));
     await activateModelVersion(admin.deps, admin.auth, global2);
     expect((await getActiveModelVersion(a.deps))?.version).toBe(ownNext);
     expect((await getActiveModelVersion(b.deps))?.version).toBe(global2);

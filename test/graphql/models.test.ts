@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterAll, describe, expect, it } from "vitest";
 import { newAccount, newTask } from "../support/fixtures";
+import { stageArtifact } from "../model/publish";
 import { codes, gql, gqlOk } from "./gql";
 
 const REGISTER = `mutation($input: RegisterModelVersionInput!) { registerModelVersion(input: $input) { version active metrics } }`;
@@ -33,19 +34,27 @@ describe("GraphQL adaptations and model versions", () => {
     const v1 = `gqltest-${suffix()}-v1`;
     const v2 = `gqltest-${suffix()}-v2`;
 
-    expect(codes(await gql(user, REGISTER, { input: versionInput(v1) }))).toEqual(["FORBIDDEN"]);
-    const registered = await gqlOk<{ registerModelVersion: { version: string; active: boolean; metrics: unknown } }>(admin, REGISTER, { input: versionInput(v1) });
+    // Registered with the test artifact's manifest, whose files are put into R2 only later.
+    const [staged1, staged2] = [await stageArtifact(v1), await stageArtifact(v2)];
+    const input1 = { ...versionInput(v1), r2Prefix: staged1.r2Prefix, manifestSha256: staged1.manifestSha256, encoder: staged1.encoder };
+    const input2 = { ...versionInput(v2), r2Prefix: staged2.r2Prefix, manifestSha256: staged2.manifestSha256, encoder: staged2.encoder };
+    expect(codes(await gql(user, REGISTER, { input: input1 }))).toEqual(["FORBIDDEN"]);
+    const registered = await gqlOk<{ registerModelVersion: { version: string; active: boolean; metrics: unknown } }>(admin, REGISTER, { input: input1 });
     expect(registered.registerModelVersion).toEqual({ version: v1, active: false, metrics: { meta_test_accuracy: 0.9 } });
     // No version is active, but nothing is in R2 under it: the promotion gate rejects it rather than serve it.
     const gated = await gqlOk<{ modelVersion: { gate: { decision: string; reason: string } } }>(admin, `query($v: ID!) { modelVersion(version: $v) { gate { decision reason } } }`, { v: v1 });
     expect(gated.modelVersion.gate).toMatchObject({ decision: "rejected", reason: expect.stringMatching(/could not be loaded/) });
-    await gqlOk(admin, REGISTER, { input: versionInput(v2) });
-    expect(codes(await gql(admin, REGISTER, { input: versionInput(v1) }))).toEqual(["CONFLICT"]);
+    await gqlOk(admin, REGISTER, { input: input2 });
+    expect(codes(await gql(admin, REGISTER, { input: input1 }))).toEqual(["CONFLICT"]);
     const badSha = await gql(admin, REGISTER, { input: { ...versionInput(`gqltest-${suffix()}`), manifestSha256: "nope" } });
     expect(codes(badSha)).toEqual(["VALIDATION_FAILED"]);
 
     expect(codes(await gql(user, ACTIVATE, { v: v1 }))).toEqual(["FORBIDDEN"]);
     expect(codes(await gql(admin, ACTIVATE, { v: "gqltest-missing" }))).toEqual(["NOT_FOUND"]);
+    // Nor by hand while it does not load; once its files are in R2 it does.
+    expect(codes(await gql(admin, ACTIVATE, { v: v1 }))).toEqual(["MODEL_UNAVAILABLE"]);
+    await staged1.upload();
+    await staged2.upload();
     const first = await gqlOk<{ activateModelVersion: { active: boolean; activatedAt: string } }>(admin, ACTIVATE, { v: v1 });
     expect(first.activateModelVersion.active).toBe(true);
     await gqlOk(admin, ACTIVATE, { v: v2 });
