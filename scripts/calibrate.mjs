@@ -3,7 +3,7 @@
 // Fits the in-scope factor of the confidence (functions/model/confidence.ts) for an artifact and writes
 // a calibrated copy: the same files, its manifest with `calibration` and a version ending in "-cal".
 // --fit-with runs the episodes on another artifact: the artifact's twin whose encoder never saw SGD's
-// labels (python -m training default --encoder static-meta-calibration), for an artifact whose encoder
+// labels (python -m training default --encoder transformer-meta-calibration), for an artifact whose encoder
 // did, so that SGD stands for a domain the encoder has not seen, as a customer's does.
 //
 // Data: only ../shared/data/sgd (multi-domain user turns kept for source tasks, never an evaluation

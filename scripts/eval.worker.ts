@@ -16,6 +16,7 @@ const memo = new Map<string, Float32Array>();
 async function embeddings(model: LoadedModel, texts: string[]): Promise<Float32Array> {
   const dim = model.encoder.dim;
   const key = (t: string) => `${model.version}\u0000${t}`;
+  if (memo.size > 8000) memo.clear(); // ~12 MB of vectors: the isolate's budget is the model's
   const missing = [...new Set(texts.filter((t) => !memo.has(key(t))))];
   const fresh = await model.encoder.encode(missing);
   missing.forEach((t, i) => memo.set(key(t), fresh.slice(i * dim, (i + 1) * dim)));

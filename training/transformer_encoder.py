@@ -154,12 +154,16 @@ class TransformerEncoder:
         return [np.asarray(ids[1:-1], np.int64) for ids in self.input_ids(texts)]
 
     def hidden(self, ids: list[int]) -> np.ndarray:
-        """Step 2: the embedding layer's output [T, 384] float32."""
+        """Step 2: the embedding layer's output [T, 384] float32, with the Worker's very float64 operations
+        in its order (sums left to right, one reciprocal square root): a last-bit difference here can flip
+        a dynamically quantised activation's rounding and move the embedding by up to 1e-3."""
         x = self.table[ids].astype(np.float64) * self.scales[ids].astype(np.float64)[:, None]
-        x += self.positions[: len(ids)].astype(np.float64)
-        mean = x.mean(1, keepdims=True)
-        var = ((x - mean) ** 2).mean(1, keepdims=True)
-        return (((x - mean) / np.sqrt(var + self.eps)) * self.gamma + self.beta).astype(np.float32)
+        x = x + self.positions[: len(ids)].astype(np.float64)
+        mean = np.cumsum(x, axis=1)[:, -1:] / self.dim
+        centred = x - mean
+        var = np.cumsum(centred * centred, axis=1)[:, -1:]
+        inv = 1 / np.sqrt(var / self.dim + self.eps)
+        return (centred * inv * self.gamma + self.beta).astype(np.float32)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), np.float32)

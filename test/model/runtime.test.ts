@@ -12,7 +12,7 @@ import { backendInitialisations, WASM_MEMORY_SYMBOL, wasmMemoryBytes } from "../
 import { StaticEncoder } from "../../functions/model/staticEncoder";
 import { TransformerEncoder } from "../../functions/model/transformerEncoder";
 import { SHIPPED } from "./artifact-server";
-import { artifactJson, artifactManifest, deactivateAll, publishArtifact, worstContextMismatch, worstExcess } from "./publish";
+import { artifactJson, artifactManifest, deactivateAll, publishArtifact, TRANSFORMER_TOLERANCE, worstContextMismatch, worstExcess } from "./publish";
 
 interface Golden {
   texts: string[];
@@ -80,11 +80,18 @@ describe.each([["the test artifact", undefined], ["the shipped default artifact"
       );
     }
     const embedding = await model.encoder.encode(golden.texts);
+    const transformer = model.encoder instanceof TransformerEncoder;
     const closeEnough = (actual: Float32Array, expected: number[][]) =>
-      hasContext
-        ? expect(worstContextMismatch(actual, expected)).toBeLessThanOrEqual(0)
+      hasContext || transformer
+        ? expect(worstContextMismatch(actual, expected, transformer ? TRANSFORMER_TOLERANCE : undefined)).toBeLessThanOrEqual(0)
         : expect(worstExcess(actual, expected.flat(), atol, rtol)).toBeLessThanOrEqual(0);
     closeEnough(embedding, golden.embedding);
+    if (transformer) {
+      // a tie is the exception: most texts come out equal to the Python side within atol/rtol
+      const dim = model.encoder.dim;
+      const exact = golden.embedding.filter((row, i) => worstExcess(embedding.subarray(i * dim, (i + 1) * dim), row, atol, rtol) <= 0).length;
+      expect(exact).toBeGreaterThanOrEqual(Math.ceil(golden.embedding.length / 2));
+    }
     // step 2a alone (the plain static path every artifact without context.onnx takes), and that the
     // context net really changes the embedding when the artifact has one
     expect(hasContext).toBe(manifest.encoder.files.context !== undefined);
