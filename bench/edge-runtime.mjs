@@ -86,7 +86,11 @@ try {
   for (const c of cases) {
     const key = encodeURIComponent(c.name);
     log(`${c.name}: featurising ${c.support.length} examples …`);
-    const prep = JSON.parse(await call("/prepare", { method: "POST", body: JSON.stringify({ key: c.name, support: c.support }) }));
+    let prep;
+    for (let i = 0; i < c.support.length; i += 500) {
+      const part = c.support.slice(i, i + 500);
+      prep = JSON.parse(await call("/prepare", { method: "POST", body: JSON.stringify({ key: c.name, support: part, labels: part.map((s) => s.label), first: i === 0 }) }));
+    }
     log(`${c.name}: adapting …`);
     await call(`/adapt?key=${key}`); // warm
     const client = stats(await timed(`/adapt?key=${key}`, c.support.length > 3000 ? 10 : reps));

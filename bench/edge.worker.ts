@@ -36,6 +36,14 @@ async function perCall(fn: () => unknown | Promise<unknown>, calls: number, batc
   return out;
 }
 
+const parts = new Map<string, { features: Float32Array; labels: string[] }>();
+const concat = (a: Float32Array, b: Float32Array) => {
+  const out = new Float32Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+};
+
 export default {
   async fetch(request: Request, env: Env): Promise<Response> {
     const url = new URL(request.url);
@@ -53,11 +61,17 @@ export default {
     }
     if (url.pathname === "/prepare") {
       // Support set -> stored features, as examples.embedding holds them in production.
-      const body = (await request.json()) as { key: string; support: { text: string; label: string }[] };
+      // Sent in parts (`first`, then more): the transformer featurises ~50 texts a second, and one request of
+      // thousands would run for minutes. The label order is the whole set's, as waysOf gives it.
+      const body = (await request.json()) as { key: string; support: { text: string; label: string }[]; first?: boolean; labels: string[] };
       const m = await model(env);
-      const { labels, ways } = waysOf({ labels: body.support.map((s) => s.label) } as Parameters<typeof waysOf>[0]);
-      prepared.set(body.key, { features: await m.featurise(body.support.map((s) => s.text)), ways, count: labels.length });
-      return Response.json({ ways: labels.length, support: body.support.length });
+      const fresh = await m.featurise(body.support.map((s) => s.text));
+      const before = body.first ? undefined : parts.get(body.key);
+      const all = before ? { features: concat(before.features, fresh), labels: [...before.labels, ...body.labels] } : { features: fresh, labels: body.labels };
+      parts.set(body.key, all);
+      const { labels, ways } = waysOf({ labels: all.labels } as Parameters<typeof waysOf>[0]);
+      prepared.set(body.key, { features: all.features, ways, count: labels.length });
+      return Response.json({ ways: labels.length, support: all.labels.length });
     }
     if (url.pathname === "/adapt") {
       const p = prepared.get(url.searchParams.get("key") ?? "");
