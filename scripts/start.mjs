@@ -46,7 +46,11 @@ console.log(`
   Dev API key:   ${devKey}
   LLM:           set LLM_API_KEY (and LLM_BASE_URL / LLM_MODEL) in .dev.vars to enable LLM answers
   Webhooks:      POST /webhooks/<endpointId>, signed; local callbacks allowed under ${LOCAL_RECEIVER} (README)
+  Cron:          curl http://127.0.0.1:${port}/__scheduled   (the */15 jobs, run once; not /cdn-cgi/handler/scheduled)
 `);
-const dev = spawn(wrangler, ["dev", "--ip", "127.0.0.1", "--port", port], { cwd: root, stdio: "inherit" });
+// --test-scheduled: the cron's handler runs on GET /__scheduled. Wrangler's own trigger
+// (/cdn-cgi/handler/scheduled) reaches a Worker with static assets through the assets proxy, which
+// cannot forward a scheduled event: it answers 500 "exception" without the Worker ever running.
+const dev = spawn(wrangler, ["dev", "--ip", "127.0.0.1", "--port", port, "--test-scheduled"], { cwd: root, stdio: "inherit" });
 for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => dev.kill(sig));
 dev.on("exit", (code) => process.exit(code ?? 0));

@@ -95,7 +95,15 @@ export default {
         await job();
       } catch (error) {
         failed.push(name);
-        console.error(JSON.stringify({ event: "scheduled_job_failed", job: name, error: String(error) }));
+        // One JSON line per failed job: which job, for which run, and why (the stack locates it; the
+        // thrown run below only names the jobs, as the platform's cron log shows no more than that).
+        const detail = error instanceof Error
+          ? { error: error.message, errorName: error.name, stack: error.stack }
+          : { error: String(error) };
+        console.error(JSON.stringify({
+          event: "scheduled_job_failed", job: name, cron: controller.cron,
+          scheduledTime: new Date(controller.scheduledTime).toISOString(), ...detail,
+        }));
       }
     }
     if (failed.length) throw new Error(`scheduled jobs failed: ${failed.join(", ")}`);

@@ -1,6 +1,6 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { AppError } from "../../functions/errors";
 import { listExamples } from "../../functions/examples";
 import { executeTask } from "../../functions/executions";
@@ -145,5 +145,43 @@ describe("feedback export (scheduled)", () => {
     const records = (await Promise.all(listed.objects.map((o) => readJsonl(o.key)))).flat();
     expect(records.map((r) => r.feedbackId)).toContain(feedback.id);
     expect((await listFeedback(deps, task.id)).nodes[0]?.exportedAt).toBe("2032-05-06T07:08:09.000Z");
+  });
+
+  it("a failing job logs which job failed and why, and the other jobs still run", async () => {
+    const { deps, execution } = await executed();
+    await submitFeedback(deps, { executionId: execution.id, rating: 1 });
+    // An R2 bucket that refuses the feedback export's write only: the other jobs see the real one.
+    const models = new Proxy(env.MODELS, {
+      get(target, prop) {
+        if (prop === "put") {
+          return (key: string, ...rest: unknown[]) => key.startsWith("feedback/")
+            ? Promise.reject(new Error("R2 put refused (test)"))
+            : (target.put as (...a: unknown[]) => unknown)(key, ...rest);
+        }
+        const value = Reflect.get(target, prop) as unknown;
+        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const logs = vi.spyOn(console, "log");
+    try {
+      const scheduledTime = Date.parse("2034-01-01T00:15:00.000Z");
+      const ctx = createExecutionContext();
+      const run = worker.scheduled(createScheduledController({ scheduledTime, cron: "*/15 * * * *" }), { ...env, MODELS: models }, ctx);
+      await expect(run).rejects.toThrow("scheduled jobs failed: feedback_export");
+      await waitOnExecutionContext(ctx);
+      const failures = errors.mock.calls.map(([line]) => JSON.parse(String(line)) as Record<string, unknown>)
+        .filter((e) => e.event === "scheduled_job_failed");
+      expect(failures).toEqual([expect.objectContaining({
+        job: "feedback_export", cron: "*/15 * * * *", scheduledTime: "2034-01-01T00:15:00.000Z",
+        error: "R2 put refused (test)", errorName: "Error", stack: expect.stringContaining("R2 put refused"),
+      })]);
+      // The job after it ran: the account-texts export logs its summary.
+      const events = logs.mock.calls.map(([line]) => { try { return (JSON.parse(String(line)) as { event?: string }).event; } catch { return null; } });
+      expect(events).toContain("account_texts_export");
+    } finally {
+      errors.mockRestore();
+      logs.mockRestore();
+    }
   });
 });
