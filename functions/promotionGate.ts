@@ -186,8 +186,12 @@ function loadFailure(error: unknown): string {
 }
 
 function rejectedUnloadable(candidate: string, comparedWith: string | null, why: string, evaluatedAt: string): GateReport {
+  // The stored reason is read by tenants (an account's own versions): the detail names R2 keys and
+  // ONNX Runtime's text, so it goes to the operator's logs only.
+  console.error(JSON.stringify({ event: "promotion_gate_unloadable", version: candidate, detail: why }));
   return {
-    decision: "rejected", reason: `the candidate could not be loaded: ${why}`, candidate, comparedWith, marginPoints: MARGIN_POINTS,
+    decision: "rejected", reason: "the candidate could not be loaded: its files are missing or damaged (the operator's logs say which)",
+    candidate, comparedWith, marginPoints: MARGIN_POINTS,
     benchmark: null, accounts: { count: 0, candidateMean: null, activeMean: null, worstDelta: null, figures: [] }, evaluatedAt,
   };
 }

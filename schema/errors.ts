@@ -21,6 +21,12 @@ export function maskGraphQLError(error: unknown, message: string): Error {
       code: appError.code,
       ...(appError.issues.length > 0 ? { issues: appError.issues } : {}),
       ...(appError.executionId ? { executionId: appError.executionId } : {}),
+      // When a retry may succeed (DATABASE_UNAVAILABLE, RATE_LIMITED): in the error for clients that read
+      // only the body, and as the Retry-After header REST sends (Yoga merges `http.headers` into the
+      // response and drops `http` from the body).
+      ...(appError.retryAfter !== undefined
+        ? { retryAfter: appError.retryAfter, http: { headers: { "retry-after": String(appError.retryAfter) } } }
+        : {}),
     };
     if (error instanceof GraphQLError) {
       // Returning the same (located) error tells Yoga it was expected: it logs only errors it had to mask.

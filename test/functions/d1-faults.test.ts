@@ -124,4 +124,23 @@ describe("transient D1 faults", () => {
     expect(res.headers.get("retry-after")).toBe("1");
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("DATABASE_UNAVAILABLE");
   });
+
+  it("answers GraphQL over a failing database with DATABASE_UNAVAILABLE and a Retry-After, as REST does", async () => {
+    const account = await newAccount();
+    const task = await newTask(account.deps);
+    const { db } = faultyDb(1000, BUSY, "batch");
+    const res = await worker.fetch(
+      new Request("http://local/graphql", {
+        method: "POST",
+        headers: { ...account.headers, "content-type": "application/json" },
+        body: JSON.stringify({ query: `mutation($t: ID!) { executeTask(taskId: $t, input: "I love it") { id } }`, variables: { t: task.id } }),
+      }),
+      { ...env, DB: db } as Env,
+      createExecutionContext(),
+    );
+    const body = (await res.json()) as { errors: { extensions: Record<string, unknown> }[] };
+    expect(body.errors[0]!.extensions).toMatchObject({ code: "DATABASE_UNAVAILABLE", retryAfter: 1 });
+    expect(body.errors[0]!.extensions.http).toBeUndefined();
+    expect(res.headers.get("retry-after")).toBe("1");
+  });
 });
