@@ -291,8 +291,9 @@ def build_account_artifact(base: Path, texts: list[str], account_id: str, out: P
 
 def add_command(subparsers) -> None:
     p = subparsers.add_parser("account", help="an account's own artifact: the base's token table re-tuned on its texts")
-    p.add_argument("--base", type=Path, default=Path(__file__).resolve().parent.parent / "models" / "default",
-                   help="the artifact serving the account now (default: models/default)")
+    p.add_argument("--base", type=Path, default=Path(__file__).resolve().parent.parent / "models" / "static",
+                   help="the static artifact serving the account (default: models/static; the transformer default "
+                        "has no per-account tuning yet)")
     p.add_argument("--texts", type=Path, nargs="+", required=True,
                    help="the account's texts: the Worker's snapshot corpus/<account>/texts.jsonl ({\"text\"} per line)")
     p.add_argument("--account", required=True, help="the account id the version will serve")

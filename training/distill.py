@@ -360,12 +360,13 @@ def stopping_texts(stop_on: str, holdout: str | None, exclude: set[str]) -> list
     return list(dict.fromkeys(t for t in data.load_texts(STOP_ON_TEXTS[stop_on]) if t not in banned))
 
 
-# The default artifact's student is committed too, inside models/default: a fresh clone need not rebuild
-# it (training its teacher, that teacher's embeddings of 32 576 texts, the per-token pass and the tuning:
-# 10-15 min on 2 cores, most of a cold `npm test`) while the recipe is the one that built it. When
+# The default student is committed too, inside models/static (the static artifact, the default before the
+# edge transformer and the base of the smoke build and of account re-tuning): a fresh clone need not
+# rebuild it (training its teacher, that teacher's embeddings of 32 576 texts, the per-token pass and the
+# tuning: 10-15 min on 2 cores, most of a cold `npm test`) while the recipe is the one that built it. When
 # DEFAULT_STUDENT or RECIPE_VERSION changes, the key no longer matches and the student is built again; a
-# new default artifact then ships it, and this record follows. ADAPTAGENT_REBUILD_STUDENT=1 always rebuilds.
-DEFAULT_ARTIFACT = REPO_ROOT / "models" / "default"
+# new static artifact then ships it, and this record follows. ADAPTAGENT_REBUILD_STUDENT=1 always rebuilds.
+DEFAULT_ARTIFACT = REPO_ROOT / "models" / "static"
 SHIPPED_IN_ARTIFACT = {"key": "r1-732555f8d449", "static_tag": "static-minilm-d256-i8-9f3e8937"}
 
 
@@ -469,6 +470,6 @@ def default_recipe(holdout: str | None = None) -> DistillConfig:
 
 
 def default_student(holdout: str | None = None) -> StaticEncoder:
-    """The default artifact's student (from models/default when it ships this recipe), or its cross-clean
+    """The default student (from models/static when it ships this recipe), or its cross-clean
     build for a held-out target."""
     return build_student(default_recipe(holdout), holdout)

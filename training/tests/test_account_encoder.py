@@ -11,7 +11,7 @@ from training.account_encoder import AccountTuneConfig, build_account_artifact, 
 from training.distill import SHIPPED, _bags, _tokenizer, distill, projection_basis
 from training.encoders import REPO_ROOT, TeacherEncoder, embed
 
-DEFAULT = REPO_ROOT / "models" / "default"
+DEFAULT = REPO_ROOT / "models" / "static"  # the static artifact: the transformer default is not re-tuned
 
 
 def _cos(a, b):
