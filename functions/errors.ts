@@ -46,7 +46,20 @@ export class AppError extends Error {
 export const unauthenticated = (message = "A valid API key is required (Authorization: Bearer <key>).") =>
   new AppError("UNAUTHENTICATED", message, 401);
 export const forbidden = (message: string) => new AppError("FORBIDDEN", message, 403);
-export const notFound = (what: string, id: string) => new AppError("NOT_FOUND", `${what} ${id} was not found.`, 404);
+/** The most characters of a client's value an error message quotes back. */
+export const ECHO_MAX = 100;
+/**
+ * A client's value as an error message quotes it: cut at ECHO_MAX characters with an ellipsis, so that
+ * an answer never grows with what was sent (a 1 MB id is not sent back in a 1 MB message).
+ */
+export function echoed(value: string, max = ECHO_MAX): string {
+  if (value.length <= max) return value;
+  let cut = value.slice(0, max);
+  const last = cut.charCodeAt(cut.length - 1);
+  if (last >= 0xd800 && last <= 0xdbff) cut = cut.slice(0, -1); // never half a surrogate pair
+  return `${cut}…`;
+}
+export const notFound = (what: string, id: string) => new AppError("NOT_FOUND", `${what} ${echoed(id)} was not found.`, 404);
 export const validationFailed = (issues: FieldIssue[], message = "The input is not valid.") =>
   new AppError("VALIDATION_FAILED", message, 400, issues);
 export const conflict = (message: string) => new AppError("CONFLICT", message, 409);

@@ -6,7 +6,7 @@
 import { newId } from "./ids";
 import type { z } from "zod";
 import type { Deps } from "./deps";
-import { conflict, notFound, validationFailed, type FieldIssue } from "./errors";
+import { conflict, echoed, notFound, validationFailed, type FieldIssue } from "./errors";
 import { firstPages, listPage, type ChildList } from "./pagination";
 import type { SupportExample } from "./model/support";
 import { toExample, type ExampleRow } from "./rows";
@@ -44,7 +44,7 @@ export function checkExamplesFitTask(
       }
       const canonical = canonicalLabel(known, item.label);
       if (canonical) item.label = canonical;
-      else if (task.labels.length > 0) issues.push({ path: at(i, "label"), message: `"${item.label}" is not one of the task's labels` });
+      else if (task.labels.length > 0) issues.push({ path: at(i, "label"), message: `"${echoed(item.label)}" is not one of the task's labels` });
       else {
         known.push(item.label);
         added.push(item.label);

@@ -37,7 +37,10 @@ async function row(deps: Deps, id: string): Promise<WebhookEndpointRow> {
 
 export const getWebhookEndpoint = async (deps: Deps, id: string) => toWebhookEndpoint(await row(deps, id));
 
-export function listWebhookEndpoints(deps: Deps, filter: { taskId?: string | null } = {}, page: PageArgs = {}): Promise<Page<WebhookEndpoint>> {
+export async function listWebhookEndpoints(deps: Deps, filter: { taskId?: string | null } = {}, page: PageArgs = {}): Promise<Page<WebhookEndpoint>> {
+  // Another account's task (or none) is NOT_FOUND, as everywhere else: an empty list would read as
+  // "your task, no endpoints yet".
+  if (filter.taskId) await getTask(deps, filter.taskId);
   const where = filter.taskId ? "account_id = ? AND task_id = ?" : "account_id = ?";
   const params = filter.taskId ? [deps.accountId, filter.taskId] : [deps.accountId];
   return listPage<WebhookEndpointRow, WebhookEndpoint>(deps.db, { table: "webhook_endpoints", where, params, map: toWebhookEndpoint }, page);

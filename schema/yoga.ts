@@ -2,6 +2,7 @@
 // request (bindings, the authenticated account, dataloader caches) comes through the server context.
 import { maxAliasesPlugin } from "@escape.tech/graphql-armor-max-aliases";
 import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
+import type { GraphQLError } from "graphql";
 import { createYoga } from "graphql-yoga";
 import { depsFor } from "../functions/deps";
 import { unauthenticated } from "../functions/errors";
@@ -20,6 +21,12 @@ export const GRAPHQL_PATH = "/graphql";
 // inline in a createTask mutation are ~4 500 tokens and nest 5 deep.
 export const QUERY_LIMITS = { depth: 12, aliases: 20, tokens: 10_000, nesting: 64 } as const;
 
+// Depth and alias refusals carry the same code as a refusal on cost, so that a client branches on
+// `extensions.code` for every "ask for less" answer (graphql-armor's errors carry none of their own).
+function tooComplex(_context: unknown, error: GraphQLError): void {
+  Object.assign(error.extensions, { code: "QUERY_TOO_COMPLEX" });
+}
+
 interface ServerContext {
   env: Env;
   ctx: ExecutionContext;
@@ -36,8 +43,8 @@ const yoga = createYoga<ServerContext, Context>({
   // browser is told to send ambient credentials (Yoga's default reflects the origin with credentials).
   cors: { origin: "*", credentials: false, methods: ["GET", "POST"], allowedHeaders: ["authorization", "content-type"] },
   plugins: [
-    maxDepthPlugin({ n: QUERY_LIMITS.depth, exposeLimits: true }),
-    maxAliasesPlugin({ n: QUERY_LIMITS.aliases, exposeLimits: true }),
+    maxDepthPlugin({ n: QUERY_LIMITS.depth, exposeLimits: true, onReject: [tooComplex] }),
+    maxAliasesPlugin({ n: QUERY_LIMITS.aliases, exposeLimits: true, onReject: [tooComplex] }),
     documentLimitsPlugin({ nesting: QUERY_LIMITS.nesting, tokens: QUERY_LIMITS.tokens }),
   ],
   maskedErrors: { maskError: maskGraphQLError },

@@ -3,7 +3,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { resilientDb } from "../functions/d1";
-import { AppError, payloadTooLarge } from "../functions/errors";
+import { AppError, echoed, payloadTooLarge } from "../functions/errors";
 import { depsFor } from "../functions/deps";
 import { exportAccountTexts } from "../functions/accountTexts";
 import { exportFeedback } from "../functions/feedbackExport";
@@ -31,7 +31,7 @@ app.use("*", async (c, next) => {
   const path = new URL(c.req.url).pathname;
   const allowed = ROUTE_METHODS[path] ?? (path.startsWith("/webhooks/") ? ["POST"] : undefined);
   if (!allowed || allowed.includes(c.req.method)) return next();
-  const message = `${c.req.method} is not allowed on ${path}: use ${allowed.join(", ")}.`;
+  const message = `${c.req.method} is not allowed on ${echoed(path)}: use ${allowed.join(", ")}.`;
   return c.json({ error: { code: "METHOD_NOT_ALLOWED", message, issues: [] } }, 405, { allow: allowed.join(", ") });
 });
 
@@ -68,7 +68,7 @@ app.on(["GET", "POST", "OPTIONS"], "/graphql", async (c) => {
 app.route("/", rest);
 app.route("/", webhooks);
 
-app.notFound((c) => c.json({ error: { code: "NOT_FOUND", message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`, issues: [] } }, 404));
+app.notFound((c) => c.json({ error: { code: "NOT_FOUND", message: `No route for ${echoed(c.req.method)} ${echoed(new URL(c.req.url).pathname)}.`, issues: [] } }, 404));
 app.onError(errorResponse);
 
 export default {

@@ -81,11 +81,13 @@ describe("GraphQL batching and limits", () => {
     const tooDeep = await run(account, env.DB, `{ agents { edges { node { ${deep} } } } }`);
     expect(tooDeep.body.data).toBeUndefined();
     expect(tooDeep.body.errors?.[0]?.message).toContain(`depth limit of ${QUERY_LIMITS.depth}`);
+    expect(tooDeep.body.errors?.[0]?.extensions?.code).toBe("QUERY_TOO_COMPLEX");
 
     const aliases = Array.from({ length: QUERY_LIMITS.aliases + 1 }, (_, i) => `a${i}: llm { configured }`).join(" ");
     const tooMany = await run(account, env.DB, `{ ${aliases} }`);
     expect(tooMany.body.data).toBeUndefined();
     expect(tooMany.body.errors?.[0]?.message).toContain(`Aliases limit of ${QUERY_LIMITS.aliases}`);
+    expect(tooMany.body.errors?.[0]?.extensions?.code).toBe("QUERY_TOO_COMPLEX");
 
     // 10 000 nested selections: a typed 400 before the parser recurses, not a 500 (400 is what the
     // GraphQL-over-HTTP media type answers for a document that does not parse).

@@ -151,4 +151,13 @@ describe("GraphQL tasks and examples", () => {
     expect((await gqlOk<{ deleteTask: string }>(a, `mutation($id: ID!) { deleteTask(id: $id) }`, { id: taskId })).deleteTask).toBe(taskId);
     expect(codes(await gql(a, `query($id: ID!) { example(id: $id) { id } }`, { id: exampleId }))).toEqual(["NOT_FOUND"]);
   });
+
+  it("quotes a client's value back cut at 100 characters: a 1 MB id is not echoed in its NOT_FOUND", async () => {
+    const a = await newAccount();
+    const id = "x".repeat(1 << 20);
+    const res = await gql(a, `query($id: ID!) { task(id: $id) { id } }`, { id });
+    expect(codes(res)).toEqual(["NOT_FOUND"]);
+    expect(res.errors[0]!.message).toBe(`Task ${"x".repeat(100)}… was not found.`);
+    expect(res.text.length).toBeLessThan(1000);
+  });
 });

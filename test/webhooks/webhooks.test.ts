@@ -79,6 +79,16 @@ describe("webhook endpoints", () => {
     expect(codes(noField)).toContain("GRAPHQL_VALIDATION_FAILED");
   });
 
+  it("lists a task's endpoints for its own account only: another account's task is NOT_FOUND, not []", async () => {
+    const e = await newEndpoint();
+    const other = await newAccount();
+    const query = `query($t: ID!) { webhookEndpoints(taskId: $t) { edges { node { id } } } }`;
+    const mine = await gqlOk<{ webhookEndpoints: { edges: { node: { id: string } }[] } }>(e.account, query, { t: e.taskId });
+    expect(mine.webhookEndpoints.edges.map((edge) => edge.node.id)).toEqual([e.id]);
+    expect(codes(await gql(other, query, { t: e.taskId }))).toEqual(["NOT_FOUND"]);
+    expect(codes(await gql(other, query, { t: "no-such-task" }))).toEqual(["NOT_FOUND"]);
+  });
+
   it.each([
     ["http://example.com/hook", /https/],
     ["https://127.0.0.1/hook", /loopback/],
