@@ -91,12 +91,45 @@ export function labelsGuard(deps: Deps, taskId: string, existing: readonly strin
   ];
 }
 
+/** How many examples a task holds now (for the cap, LIMITS.examplesPerTask). */
+export async function exampleCount(deps: Deps, taskId: string): Promise<number> {
+  const row = await deps.db.prepare("SELECT COUNT(*) AS n FROM examples WHERE task_id = ?").bind(taskId).first<{ n: number }>();
+  return row?.n ?? 0;
+}
+
+/**
+ * Refuses a write that would take a task past LIMITS.examplesPerTask examples (`stored`: what it holds,
+ * `adding`: what the write adds), with the issue at `path`.
+ */
+export function checkExampleCap(stored: number, adding: number, path: string): void {
+  if (stored + adding <= LIMITS.examplesPerTask) return;
+  throw validationFailed([{
+    path,
+    message: `a task holds at most ${LIMITS.examplesPerTask} examples: it has ${stored}, this would add ${adding}; remove some first (removeExample)`,
+  }]);
+}
+
+/**
+ * The guard a write adding `adding` examples starts with: it aborts the batch (nothing written) unless
+ * the task still has room for them. The count read before the write can be stale by the time it runs
+ * (two writes racing for the last places); the guard runs inside the batch, so at most one passes, and
+ * the other is read and checked again (withCurrentLabels), then refused by checkExampleCap.
+ */
+export function exampleCapGuard(deps: Deps, taskId: string, adding: number): D1PreparedStatement[] {
+  if (adding === 0) return [];
+  return [guardStatement(deps.db, [{
+    sql: "(SELECT COUNT(*) FROM examples WHERE task_id = ?) <= ?",
+    params: [taskId, LIMITS.examplesPerTask - adding],
+  }])];
+}
+
 /** How often a write whose labels guard failed is read and checked again before CONFLICT. */
 export const LABEL_WRITE_ATTEMPTS = 5;
 
 /**
- * Runs `attempt` (read the labels, check, write with labelsGuard) until its guard holds: each failure
- * means another write added labels meanwhile and nothing of this one was written.
+ * Runs `attempt` (read the labels and the example count, check, write with labelsGuard and
+ * exampleCapGuard) until its guards hold: each failure means another write added labels or examples
+ * meanwhile and nothing of this one was written.
  */
 export async function withCurrentLabels<T>(attempt: () => Promise<T>): Promise<T> {
   for (let n = 1; ; n++) {
@@ -104,7 +137,7 @@ export async function withCurrentLabels<T>(attempt: () => Promise<T>): Promise<T
       return await attempt();
     } catch (error) {
       if (!isGuardFailure(error)) throw error;
-      if (n >= LABEL_WRITE_ATTEMPTS) throw conflict("The task's labels kept changing while this was written; nothing was written: try again.");
+      if (n >= LABEL_WRITE_ATTEMPTS) throw conflict("The task's labels or examples kept changing while this was written; nothing was written: try again.");
     }
   }
 }

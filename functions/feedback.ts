@@ -7,7 +7,10 @@ import { newId } from "./ids";
 import type { z } from "zod";
 import type { Deps } from "./deps";
 import { notFound, validationFailed } from "./errors";
-import { checkExamplesFitTask, insertExampleStatements, labelsGuard, storedLabels, withCurrentLabels } from "./examples";
+import {
+  checkExampleCap, checkExamplesFitTask, exampleCapGuard, exampleCount, insertExampleStatements, labelsGuard, storedLabels,
+  withCurrentLabels,
+} from "./examples";
 import { canonicalLabel } from "./labels";
 import { getExecution } from "./executions";
 import { embedNewExamples } from "./predictions";
@@ -67,12 +70,16 @@ export async function submitFeedback(deps: Deps, input: SubmitFeedbackInput): Pr
     const data = { ...parsed }; // checked afresh on each attempt
     const existing = correction && task.kind === "classification" && task.labels.length === 0 ? await storedLabels(deps, task.id) : [];
     const added = correction ? checkCorrectionFitsTask(task, data, existing) : [];
+    // A correction becomes an example: at a full task it is refused whole (the rating with it), so that
+    // the caller learns the correction was not kept; the same feedback without one is still accepted.
+    if (correction) checkExampleCap(await exampleCount(deps, task.id), 1, task.kind === "generation" ? "correctedOutput" : "correctedLabel");
     const example = correction
       ? insertExampleStatements(deps, task.id, [{ input: execution.input, label: data.correctedLabel, output: data.correctedOutput }], "feedback")
       : { ids: [], statements: [] };
     const id = newId();
     // The execution's task may have been deleted meanwhile (its executions with it): nothing is written then.
     await writeBatch(deps.db, [
+      ...exampleCapGuard(deps, task.id, example.ids.length),
       ...labelsGuard(deps, task.id, existing, added),
       ...example.statements,
       deps.db

@@ -8,7 +8,8 @@ import type { Deps } from "./deps";
 import { writeBatch } from "./d1";
 import { llmUnavailable, notFound, validationFailed } from "./errors";
 import {
-  checkExamplesFitTask, getExamplesByIds, insertExampleStatements, labelsGuard, storedLabels, withCurrentLabels, type ExampleInput,
+  checkExampleCap, checkExamplesFitTask, exampleCapGuard, exampleCount, getExamplesByIds, insertExampleStatements, labelsGuard,
+  storedLabels, withCurrentLabels, type ExampleInput,
 } from "./examples";
 import { newId } from "./ids";
 import { canonicalLabel } from "./labels";
@@ -89,9 +90,12 @@ export async function addExamples(deps: Deps, taskId: string, items: ExampleInpu
     const existing = labelless ? await storedLabels(deps, taskId) : [];
     const fitted = parsed.map((item) => ({ ...item })); // checked afresh on each attempt
     const added = checkExamplesFitTask(task, fitted, "examples", existing);
+    checkExampleCap(await exampleCount(deps, taskId), fitted.length, "examples");
     const { ids, statements } = insertExampleStatements(deps, taskId, fitted);
     // deleted meanwhile: nothing written
-    await writeBatch(deps.db, [...labelsGuard(deps, taskId, existing, added), ...statements], () => notFound("Task", taskId));
+    await writeBatch(deps.db, [
+      ...exampleCapGuard(deps, taskId, fitted.length), ...labelsGuard(deps, taskId, existing, added), ...statements,
+    ], () => notFound("Task", taskId));
     return ids;
   });
   await embedNewExamples(deps, ids);

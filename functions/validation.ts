@@ -10,6 +10,9 @@ export const LIMITS = {
   label: 100,
   labels: 200,
   examplesPerCall: 500,
+  // A task's examples are read whole when it adapts and searched when it answers: 10 000 keeps that
+  // within a request's CPU and memory, and is far more than few-shot learning needs.
+  examplesPerTask: 10_000,
   comment: 2_000,
   pageSize: 100,
   defaultPageSize: 20,

@@ -2,8 +2,21 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { AppError } from "../../functions/errors";
 import { listExamples, removeExample } from "../../functions/examples";
+import { executeTask } from "../../functions/executions";
+import { submitFeedback } from "../../functions/feedback";
 import { addExamples } from "../../functions/taskSetup";
+import { LIMITS } from "../../functions/validation";
 import { newAccount, newTask } from "../support/fixtures";
+
+/** Fills a task with plain stored examples up to `total` (one statement: no featurising, no checks). */
+async function fillTo(accountId: string, taskId: string, total: number) {
+  const have = (await env.DB.prepare("SELECT COUNT(*) AS n FROM examples WHERE task_id = ?").bind(taskId).first<{ n: number }>())!.n;
+  await env.DB.prepare(
+    `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+     INSERT INTO examples (id, account_id, task_id, input, label, source)
+     SELECT lower(hex(randomblob(16))), ?, ?, 'filler ' || i, 'positive', 'user' FROM n`,
+  ).bind(total - have, accountId, taskId).run();
+}
 
 const fail = async (p: Promise<unknown>) => (await p.then(() => null, (e: unknown) => e)) as AppError;
 
@@ -35,6 +48,33 @@ describe("examples", () => {
     expect(added.map((e) => e.input)).toEqual(items.map((x) => x.input));
     const stored = await env.DB.prepare("SELECT COUNT(*) AS n FROM examples WHERE task_id = ?").bind(task.id).first<{ n: number }>();
     expect(stored?.n).toBe(500);
+  });
+
+  it(`holds at most ${LIMITS.examplesPerTask} examples a task, race-safe; a correction at a full task is refused`, async () => {
+    const { deps, accountId } = await newAccount();
+    const task = await newTask(deps);
+    const execution = await executeTask(deps, { taskId: task.id, input: "the app crashes on login" });
+    await fillTo(accountId, task.id, LIMITS.examplesPerTask - 2);
+    const count = async () => (await env.DB.prepare("SELECT COUNT(*) AS n FROM examples WHERE task_id = ?").bind(task.id).first<{ n: number }>())!.n;
+
+    // Three examples where two fit: refused whole, nothing written, and the issue says why.
+    const over = await fail(addExamples(deps, task.id, [1, 2, 3].map((i) => ({ input: `new ${i}`, label: "negative" }))));
+    expect(over.code).toBe("VALIDATION_FAILED");
+    expect(over.issues[0]!.message).toContain(`at most ${LIMITS.examplesPerTask} examples`);
+    expect(await count()).toBe(LIMITS.examplesPerTask - 2);
+
+    // Four writes of one racing for the last two places: exactly two pass, whatever the interleaving.
+    const raced = await Promise.allSettled([1, 2, 3, 4].map((i) => addExamples(deps, task.id, [{ input: `race ${i}`, label: "negative" }])));
+    expect(raced.filter((r) => r.status === "fulfilled")).toHaveLength(2);
+    for (const r of raced) if (r.status === "rejected") expect((r.reason as AppError).code).toMatch(/^(VALIDATION_FAILED|CONFLICT)$/);
+    expect(await count()).toBe(LIMITS.examplesPerTask);
+
+    // At a full task a correction (which would become an example) is refused, feedback without one is kept.
+    const correction = await fail(submitFeedback(deps, { executionId: execution.id, rating: -1, correctedLabel: "negative" }));
+    expect(correction.code).toBe("VALIDATION_FAILED");
+    expect(correction.issues[0]).toMatchObject({ path: "correctedLabel", message: expect.stringContaining("at most") });
+    expect((await submitFeedback(deps, { executionId: execution.id, rating: -1 })).rating).toBe(-1);
+    expect(await count()).toBe(LIMITS.examplesPerTask);
   });
 
   it("rejects bad items before writing any of them", async () => {
