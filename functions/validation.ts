@@ -51,9 +51,17 @@ export const labelSet = z
   .max(LIMITS.labels)
   .refine((labels) => new Set(labels.map(labelKey)).size === labels.length, "labels must be unique, ignoring case and Unicode normalisation")
   .meta({ uniqueItems: true, description: "Unique, also ignoring case and Unicode normalisation." });
-const parameters = z
+// A JSON object of at most LIMITS.text characters, keys of at most 100. JSON Schema cannot say the
+// serialized size; maxProperties (an object of that size holds at most that many keys: `{"":0,…}` is 5
+// characters a key) and the description say what it can, so /openapi.json is not wider than the server.
+const jsonObject = (what: string) => z
   .record(z.string().max(100), z.unknown())
-  .refine((p) => JSON.stringify(p).length <= LIMITS.text, `parameters must serialize to at most ${LIMITS.text} characters`);
+  .refine((p) => JSON.stringify(p).length <= LIMITS.text, `${what} must serialize to at most ${LIMITS.text} characters`)
+  .meta({
+    maxProperties: Math.floor(LIMITS.text / 5),
+    description: `A JSON object: keys of at most 100 characters, at most ${LIMITS.text} characters as compact JSON (JSON.stringify).`,
+  });
+const parameters = jsonObject("parameters");
 const httpUrl = z
   .string()
   .max(500)
@@ -162,10 +170,7 @@ export const webhookPostSchema = z
   .object({
     input: executeTaskSchema.shape.input,
     conversationId: id.nullish(),
-    metadata: z
-      .record(z.string().max(100), z.unknown())
-      .refine((m) => JSON.stringify(m).length <= LIMITS.text, `metadata must serialize to at most ${LIMITS.text} characters`)
-      .default({}),
+    metadata: jsonObject("metadata").default({}),
   })
   .strict();
 

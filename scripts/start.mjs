@@ -51,6 +51,12 @@ console.log(`
 // --test-scheduled: the cron's handler runs on GET /__scheduled. Wrangler's own trigger
 // (/cdn-cgi/handler/scheduled) reaches a Worker with static assets through the assets proxy, which
 // cannot forward a scheduled event: it answers 500 "exception" without the Worker ever running.
-const dev = spawn(wrangler, ["dev", "--ip", "127.0.0.1", "--port", port, "--test-scheduled"], { cwd: root, stdio: "inherit" });
+// TRUST_CF_CONNECTING_IP=false: no Cloudflare edge in front locally, so a client-sent CF-Connecting-IP
+// must not choose the address its failed authentications count under (workers/rateLimit.ts).
+const dev = spawn(
+  wrangler,
+  ["dev", "--ip", "127.0.0.1", "--port", port, "--test-scheduled", "--var", "TRUST_CF_CONNECTING_IP:false"],
+  { cwd: root, stdio: "inherit" },
+);
 for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => dev.kill(sig));
 dev.on("exit", (code) => process.exit(code ?? 0));

@@ -5,7 +5,7 @@ import { createMiddleware } from "hono/factory";
 import { authenticate, type Auth } from "../functions/accounts";
 import { resilientDb } from "../functions/d1";
 import { AppError } from "../functions/errors";
-import { checkAddress, clientAddress, limitKey, recordAuthFailure } from "./rateLimit";
+import { checkAddress, clientAddress, limitKey, recordAuthFailure, type AddressEnv } from "./rateLimit";
 
 export type AppEnv = { Bindings: Env; Variables: { auth: Auth } };
 
@@ -28,7 +28,7 @@ export async function authenticateRequest(c: Context<AppEnv>): Promise<Auth> {
  * one that goes over the limit is answered RATE_LIMITED instead.
  */
 export async function countingAuthFailures<T>(c: Context<AppEnv>, step: () => Promise<T>): Promise<T> {
-  const address = clientAddress(c.req.raw);
+  const address = clientAddress(c.req.raw, c.env as AddressEnv);
   checkAddress(address);
   try {
     return await step();

@@ -33,6 +33,10 @@ export function errorResponse(error: unknown, c: Context): Response {
     return c.json(body, error.status as 400, headers);
   }
   if (error instanceof HTTPException && error.status < 500) {
+    if (error.status === 415) {
+      const message = "The body must be sent as JSON: Content-Type: application/json.";
+      return c.json({ error: { code: "UNSUPPORTED_MEDIA_TYPE", message, issues: [] } } satisfies ErrorBody, 415);
+    }
     const code = error.status === 400 ? "VALIDATION_FAILED" : error.status === 404 ? "NOT_FOUND" : "BAD_REQUEST";
     return c.json({ error: { code, message: error.message || "Bad request.", issues: [] } } satisfies ErrorBody, error.status);
   }

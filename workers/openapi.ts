@@ -82,6 +82,14 @@ export const errorResponses = {
   },
 } as const;
 
+/** Routes that read a JSON body: any other Content-Type is refused before the body is read. */
+export const jsonBodyResponses = {
+  415: {
+    description: "The body is not sent as application/json (UNSUPPORTED_MEDIA_TYPE)",
+    content: { "application/json": { schema: ErrorSchema } },
+  },
+} as const;
+
 export const llmErrorResponses = {
   502: { description: "The LLM failed (LLM_UNAVAILABLE)", content: { "application/json": { schema: ErrorSchema } } },
   503: { description: "No LLM configured (LLM_NOT_CONFIGURED)", content: { "application/json": { schema: ErrorSchema } } },

@@ -13,8 +13,19 @@ export const RATE_LIMITS = {
   authFailuresPerAddress: { binding: "AUTH_FAILURE_RATE_LIMIT", limit: 20, period: 60 },
 } as const;
 
-/** Cloudflare sets CF-Connecting-IP on every request it forwards; locally there is none. */
-export function clientAddress(request: Request): string {
+/** Whether the Worker runs behind Cloudflare's edge (wrangler.toml's `[vars]`; `npm start` sets "false"). */
+export interface AddressEnv {
+  TRUST_CF_CONNECTING_IP?: string;
+}
+
+/**
+ * The address failed authentications are counted under. Behind Cloudflare, CF-Connecting-IP is set by
+ * the edge, replacing any a client sent, so it is the client's. Anywhere else (wrangler dev on loopback)
+ * a client sets it at will and could spread its guesses over made-up addresses: there it is ignored and
+ * every request counts under one address. request.cf cannot tell the two apart (wrangler dev fills it too).
+ */
+export function clientAddress(request: Request, env: AddressEnv): string {
+  if (env.TRUST_CF_CONNECTING_IP !== "true") return "local";
   return request.headers.get("cf-connecting-ip") ?? "local";
 }
 

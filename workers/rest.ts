@@ -10,7 +10,7 @@ import { submitFeedback } from "../functions/feedback";
 import { createTask, createTaskFromRequest } from "../functions/taskSetup";
 import { createTaskFromRequestSchema, createTaskSchema, executeTaskSchema, submitFeedbackSchema, toFieldIssues } from "../functions/validation";
 import { requireAuth, type AppEnv } from "./auth";
-import { errorResponses, ExecutionSchema, FeedbackSchema, llmErrorResponses, TaskSchema } from "./openapi";
+import { errorResponses, ExecutionSchema, FeedbackSchema, jsonBodyResponses, llmErrorResponses, TaskSchema } from "./openapi";
 import { webhookRouteDoc } from "./webhooks";
 
 const json = <S extends z.ZodType>(schema: S) => ({ content: { "application/json": { schema } }, required: true });
@@ -34,6 +34,7 @@ const createTaskRoute = createRoute({
       links: { ExecuteTask: { operationId: "executeTask", requestBody: { taskId: "$response.body#/id" } } },
     },
     ...errorResponses,
+    ...jsonBodyResponses,
     ...llmErrorResponses,
   },
 });
@@ -58,6 +59,7 @@ const executeTaskRoute = createRoute({
       },
     },
     ...errorResponses,
+    ...jsonBodyResponses,
     ...llmErrorResponses,
   },
 });
@@ -72,6 +74,7 @@ const feedbackRoute = createRoute({
   responses: {
     201: { description: "The stored feedback", content: { "application/json": { schema: FeedbackSchema } } },
     ...errorResponses,
+    ...jsonBodyResponses,
   },
 });
 

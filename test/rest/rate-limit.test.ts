@@ -3,7 +3,7 @@
 // counts of other test files (a dozen failed authentications from "local") never reach these.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { RATE_LIMITS } from "../../workers/rateLimit";
+import { clientAddress, RATE_LIMITS } from "../../workers/rateLimit";
 import { call, newAccount, newTask } from "../support/fixtures";
 
 const WRONG_KEY = `Bearer aa_${"B".repeat(43)}`;
@@ -27,6 +27,16 @@ async function untilRefused(limit: number, send: () => ReturnType<typeof call>) 
 }
 
 describe("failed authentications per address", () => {
+  it("counts under CF-Connecting-IP only behind Cloudflare's edge: a client's own header picks nothing elsewhere", () => {
+    const spoofed = new Request("http://local/tasks", { headers: { "cf-connecting-ip": "192.0.2.77" } });
+    expect(clientAddress(spoofed, { TRUST_CF_CONNECTING_IP: "true" })).toBe("192.0.2.77");
+    expect(clientAddress(spoofed, { TRUST_CF_CONNECTING_IP: "false" })).toBe("local");
+    expect(clientAddress(spoofed, {})).toBe("local");
+    expect(clientAddress(new Request("http://local/tasks"), { TRUST_CF_CONNECTING_IP: "true" })).toBe("local");
+    // The deployed configuration (wrangler.toml, which these tests run under) trusts it.
+    expect((env as { TRUST_CF_CONNECTING_IP?: string }).TRUST_CF_CONNECTING_IP).toBe("true");
+  });
+
   it(`answers 429 after ${RATE_LIMITS.authFailuresPerAddress.limit} wrong keys, then refuses even a right key from that address`, async () => {
     const address = `198.51.100.${Math.floor(Math.random() * 250) + 1}`;
     const { limit, period } = RATE_LIMITS.authFailuresPerAddress;

@@ -69,6 +69,37 @@ describe("GET /openapi.json", () => {
     expect(doc.components.schemas.Execution?.properties).toHaveProperty("path");
     expect(doc.paths["/tasks"]?.post.responses).toHaveProperty("201");
   });
+
+  it("states the server's limits on parameters and metadata, and the 415 of a body that is not JSON", async () => {
+    const doc = (await call("/openapi.json")).json as { paths: Record<string, { post: { responses: Record<string, unknown> } }> };
+    // Every schema of a property called `name`, wherever it is in the document.
+    const schemasOf = (name: string) => {
+      const found: Record<string, unknown>[] = [];
+      const visit = (node: unknown) => {
+        if (!node || typeof node !== "object") return;
+        const props = (node as { properties?: Record<string, unknown> }).properties;
+        if (props?.[name]) found.push(props[name] as Record<string, unknown>);
+        for (const value of Object.values(node)) visit(value);
+      };
+      visit(doc);
+      return found;
+    };
+    for (const name of ["parameters", "metadata"]) {
+      // Request bodies (a response's Task.parameters is what was stored): OpenAPI 3.0 has no
+      // propertyNames, so the key length is said in words beside the bound it can state.
+      const bodies = schemasOf(name).filter((s) => "maxProperties" in s);
+      expect(bodies.length, name).toBeGreaterThan(0);
+      for (const schema of bodies) {
+        expect(schema, name).toMatchObject({ type: "object", maxProperties: 1600 });
+        expect(String(schema.description), name).toMatch(/keys of at most 100 characters, at most 8000 characters as compact JSON/);
+      }
+    }
+    for (const path of ["/tasks", "/execute_task", "/feedback"]) expect(doc.paths[path]!.post.responses, path).toHaveProperty("415");
+    const a = await newAccount();
+    const res = await call("/execute_task", { headers: { ...a.headers, "content-type": "text/plain" }, body: "{}" });
+    expect(res.status).toBe(415);
+    expect((res.json as ErrorJson).error.code).toBe("UNSUPPORTED_MEDIA_TYPE");
+  });
 });
 
 describe("POST /tasks", () => {
