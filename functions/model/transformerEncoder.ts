@@ -89,7 +89,8 @@ export class TransformerEncoder extends EdgeTokenizer {
     return out;
   }
 
-  /** The embedding layer's output [T × dim] (contract step 2), computed in float64 like the Python side. */
+  /** The embedding layer's output [T × dim] (contract step 2): the same float64 operations in the same
+   *  order as training's TransformerEncoder.hidden, so both sides hand the graph the same bits. */
   hidden(ids: number[]): Float32Array {
     const dim = this.dim;
     const out = new Float32Array(ids.length * dim);
@@ -102,7 +103,10 @@ export class TransformerEncoder extends EdgeTokenizer {
       for (let d = 0; d < dim; d++) mean += row[d] = this.table[base + d]! * scale + this.positions[pos + d]!;
       mean /= dim;
       let variance = 0;
-      for (let d = 0; d < dim; d++) variance += (row[d]! - mean) ** 2;
+      for (let d = 0; d < dim; d++) {
+        const c = row[d]! - mean;
+        variance += c * c;
+      }
       const inv = 1 / Math.sqrt(variance / dim + this.eps);
       for (let d = 0; d < dim; d++) out[pos + d] = (row[d]! - mean) * inv * this.gamma[d]! + this.beta[d]!;
     });
