@@ -227,13 +227,11 @@ def build_transformer(teacher: str = "meta-episodic", holdout: str | None = None
         log(f"[transformer] exporting {fp32.tag} as an int8 layers-only graph into {folder}")
         export_layers(fp32.model, tmp)
         eps = json.loads((tmp / "eps.json").read_text())["layer_norm_eps"]
-        enc = cls_cost = TransformerEncoder(tmp, teacher_name(fp32), MAX_TOKENS, eps, fp32=fp32)
         from training.export import GOLDEN_TEXTS
 
-        cost = cls_cost.int8_cost(GOLDEN_TEXTS)
+        cost = TransformerEncoder(tmp, teacher_name(fp32), MAX_TOKENS, eps, fp32=fp32).int8_cost(GOLDEN_TEXTS)
         (tmp / META_FILE).write_text(json.dumps({"teacher": teacher_name(fp32), "source": fp32.tag,
                                                  "eps": eps, "int8_cost": cost}, indent=1))
-        del enc
         shutil.rmtree(folder, ignore_errors=True)
         tmp.rename(folder)
     meta = json.loads((folder / META_FILE).read_text())

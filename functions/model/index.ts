@@ -49,8 +49,9 @@ export interface AdaptedHead {
 
 /** The prediction for one input against a task's support set and its adapted head. */
 export async function scoreInput(model: LoadedModel, support: Support, adapted: AdaptedHead | null, input: string): Promise<Prediction | NoPrediction> {
-  const rows = [model.encoder.keptRows(input)]; // tokenised once: features and lexical evidence
-  const notes = { truncated: model.encoder.tokenCount(input) > model.encoder.maxTokens, pendingExamples: support.pending };
+  const { ids, truncated } = model.encoder.tokenized(input); // tokenised once: features, lexical evidence, the cut
+  const rows = [model.encoder.rowsOf(ids)];
+  const notes = { truncated, pendingExamples: support.pending };
   const query = await model.featuriseRows(rows);
   const demonstrations = nearest(support, model.features, query, DEMONSTRATIONS).map((n) => ({
     exampleId: support.ids[n.index]!,

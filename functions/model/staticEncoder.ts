@@ -60,9 +60,9 @@ export class StaticEncoder extends EdgeTokenizer {
   }
 
   /** The table rows of a text's kept tokens, in order (contract step 2: specials and ignored tokens dropped). */
-  keptRows(text: string): number[] {
+  rowsOf(ids: number[]): number[] {
     const kept: number[] = [];
-    for (const id of this.tokenize(text)) {
+    for (const id of ids) {
       if (this.specials.has(id)) continue;
       const row = this.rows ? (this.rows[id] ?? -1) : id;
       if (row >= 0 && row < this.scales.length) kept.push(row);

@@ -48,24 +48,26 @@ export async function assembleSupport(
 ): Promise<{ support: Support; fresh: { ids: string[]; features: Float32Array } }> {
   const f = model.features;
   const reusable = previous?.modelVersion === model.version ? new Map(previous.ids.map((id, i) => [id, i])) : undefined;
-  const ready = (r: SupportExample) => reusable?.has(r.id) || (r.embedding_model_version === model.version && r.embedding != null);
+  // The features each row already has (from `previous`, or stored for this version), else null.
+  const known = (r: SupportExample): Float32Array | null => {
+    const before = reusable?.get(r.id);
+    if (before !== undefined) return previous!.features.subarray(before * f, (before + 1) * f);
+    const buffer = r.embedding_model_version === model.version ? toBuffer(r.embedding) : null;
+    return buffer && buffer.byteLength === f * 4 ? new Float32Array(buffer) : null;
+  };
   // At most encodeBudget rows are featurised by one request; the others wait for the next one and are
   // left out of this set (the execution says how many), so a 500-example write never costs one request
   // seconds of CPU. Rows keep their order either way.
   let budget = model.encodeBudget;
-  const rows = allRows.filter((r) => ready(r) || budget-- > 0);
+  const rows: SupportExample[] = [];
+  const have: (Float32Array | null)[] = [];
+  for (const r of allRows) {
+    const features = known(r);
+    if (features || budget-- > 0) rows.push(r), have.push(features);
+  }
   const features = new Float32Array(rows.length * f);
   const stale: number[] = [];
-  rows.forEach((r, i) => {
-    const before = reusable?.get(r.id);
-    if (before !== undefined) {
-      features.set(previous!.features.subarray(before * f, (before + 1) * f), i * f);
-      return;
-    }
-    const buffer = r.embedding_model_version === model.version ? toBuffer(r.embedding) : null;
-    if (buffer && buffer.byteLength === f * 4) features.set(new Float32Array(buffer), i * f);
-    else stale.push(i);
-  });
+  have.forEach((row, i) => (row ? features.set(row, i * f) : stale.push(i)));
   const computed = stale.length > 0 ? await model.featurise(stale.map((i) => rows[i]!.input)) : new Float32Array(0);
   stale.forEach((row, j) => features.set(computed.subarray(j * f, (j + 1) * f), row * f));
   const fingerprint = await sha256Hex(

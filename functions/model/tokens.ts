@@ -29,25 +29,27 @@ export abstract class EdgeTokenizer {
     return new Tokenizer(tokenizerJson, {});
   }
 
-  private untruncated(text: string): number[] {
-    return this.tokenizer.encode(text, { add_special_tokens: true }).ids;
-  }
-
-  /** Encodes one text to its token ids with specials, truncated to max_tokens like HF `truncation=True`. */
-  tokenize(text: string): number[] {
-    const ids = this.untruncated(text);
-    if (ids.length <= this.maxTokens) return ids;
+  /** A text's token ids with specials, truncated to max_tokens like HF `truncation=True`, and whether
+   *  the text had more tokens than that. */
+  tokenized(text: string): { ids: number[]; truncated: boolean } {
+    const ids = this.tokenizer.encode(text, { add_special_tokens: true }).ids;
+    if (ids.length <= this.maxTokens) return { ids, truncated: false };
     const cut = ids.slice(0, this.maxTokens - 1);
     if (this.sepId !== null) cut.push(this.sepId);
-    return cut;
+    return { ids: cut, truncated: true };
   }
 
-  /** How many tokens (specials included) the text has before truncation; more than maxTokens: cut. */
-  tokenCount(text: string): number {
-    return this.untruncated(text).length;
+  tokenize(text: string): number[] {
+    return this.tokenized(text).ids;
   }
 
-  abstract keptRows(text: string): number[];
+  /** The rows a text's ids stand for (what encodeRows and the lexical evidence take). */
+  abstract rowsOf(ids: number[]): number[];
+
+  keptRows(text: string): number[] {
+    return this.rowsOf(this.tokenize(text));
+  }
+
   abstract encode(texts: string[]): Promise<Float32Array>;
   abstract encodeRows(rowsPerText: number[][]): Promise<Float32Array>;
   abstract release(): Promise<number>;

@@ -60,9 +60,9 @@ export class TransformerEncoder extends EdgeTokenizer {
     return releasedCount(await this.graph.release());
   }
 
-  /** The inner ids of a text (between [CLS] and [SEP], truncated): the lexical evidence's tokens. */
-  keptRows(text: string): number[] {
-    return this.tokenize(text).slice(1, -1);
+  /** The inner ids (between [CLS] and [SEP]): the lexical evidence's tokens. */
+  rowsOf(ids: number[]): number[] {
+    return ids.slice(1, -1);
   }
 
   async encode(texts: string[]): Promise<Float32Array> {

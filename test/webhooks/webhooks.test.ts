@@ -248,15 +248,21 @@ describe("replayed posts", () => {
   });
 });
 
+/** A signed post accepted straight through acceptPost, its queue message captured instead of sent. */
+async function acceptSigned(e: { id: string; secret: string }): Promise<{ deliveryId: string; sent: WebhookMessage[] }> {
+  const sent: WebhookMessage[] = [];
+  const capture = { ...env, WEBHOOK_QUEUE: { send: async (m: WebhookMessage) => void sent.push(m) } } as unknown as WebhookEnv;
+  const raw = JSON.stringify({ input: "Fantastic support" });
+  const ts = String(Math.floor(Date.now() / 1000));
+  const headers = new Headers({ "x-adaptagent-timestamp": ts, "x-adaptagent-signature": `v1=${await hmacHex(e.secret, `${ts}.${raw}`)}` });
+  const { deliveryId } = await acceptPost(env.DB, capture, e.id, headers, raw);
+  return { deliveryId, sent };
+}
+
 describe("delivery through the queue", () => {
   it("checks the callback URL again before every callback: a URL the rules now refuse is not posted to", async () => {
     const e = await newEndpoint();
-    const sent: WebhookMessage[] = [];
-    const capture = { ...env, WEBHOOK_QUEUE: { send: async (m: WebhookMessage) => void sent.push(m) } } as unknown as WebhookEnv;
-    const raw = JSON.stringify({ input: "Fantastic support" });
-    const ts = String(Math.floor(Date.now() / 1000));
-    const headers = new Headers({ "x-adaptagent-timestamp": ts, "x-adaptagent-signature": `v1=${await hmacHex(e.secret, `${ts}.${raw}`)}` });
-    const { deliveryId } = await acceptPost(env.DB, capture, e.id, headers, raw);
+    const { deliveryId } = await acceptSigned(e);
     // Stored under older rules (a trailing-dot name passed them).
     await env.DB.prepare("UPDATE webhook_endpoints SET callback_url = ? WHERE id = ?").bind("https://localhost./hook", e.id).run();
     const outcome = await processDelivery(e.account.deps, deliveryId, 1);
@@ -317,12 +323,7 @@ describe("delivery through the queue", () => {
 
   it("a message delivered twice, or a consumer that dies mid-message, still ends with one Execution", async () => {
     const e = await newEndpoint();
-    const sent: WebhookMessage[] = [];
-    const capture = { ...env, WEBHOOK_QUEUE: { send: async (m: WebhookMessage) => void sent.push(m) } } as unknown as WebhookEnv;
-    const raw = JSON.stringify({ input: "Fantastic support" });
-    const ts = String(Math.floor(Date.now() / 1000));
-    const headers = new Headers({ "x-adaptagent-timestamp": ts, "x-adaptagent-signature": `v1=${await hmacHex(e.secret, `${ts}.${raw}`)}` });
-    const { deliveryId } = await acceptPost(env.DB, capture, e.id, headers, raw);
+    const { deliveryId, sent } = await acceptSigned(e);
     expect(sent).toEqual([{ deliveryId, accountId: e.account.accountId }]);
     // The consumer dies right after the Execution is stored (its status update fails).
     const dying = {
